@@ -1,0 +1,194 @@
+"""Auto-checked exercises: compare a learner's answer with the reference, print a one-line verdict.
+
+Three functions (every one prints one line and returns ``True``/``False``):
+
+* ``compare(name, got, expected, atol, rtol)`` -- Karpathy's ``cmp``: ``name | exact: True | close: True |
+  max diff: 3e-08``. For "from scratch == library" cells; write ``assert compare(...)``. Never raises.
+* ``check_function(name, candidate, reference, make_inputs, trials=5, ...)`` -- calls both functions on
+  fresh random inputs ``make_inputs(g)``, where ``g`` is a seeded ``torch.Generator`` (for numpy inputs use
+  ``np.random.default_rng(g.initial_seed())``). ``make_inputs`` returns a tuple of positional arguments (wrap a
+  single argument: ``(x,)``) or a dict of keyword arguments. Outputs may be tensors, arrays, numbers, strings,
+  or tuples/lists/dicts of them; every element is compared (shape, dtype, values within ``atol + rtol*|ref|``).
+* ``check_value(name, got, expected, ...)`` -- the same for one answer (a number, a tensor, a string...).
+
+A failed check says *what* differs (trial and seed, which output, shape or dtype mismatch, max abs
+difference, first wrong index, how many elements) plus the hint -- never the reference values.
+A placeholder that raises ``NotImplementedError`` (or an answer still ``None``) prints
+``not done yet: <message>``; an exception inside the learner's function prints its type and message.
+
+Strict mode (the one switch): ``exercises.STRICT`` is ``True`` by default, and then a failed
+``check_function``/``check_value`` raises ``ExerciseFailed`` (an ``AssertionError``) after printing its
+verdict -- so executing an instructor notebook in CI fails when a solution is wrong. The student build
+(``python -m bigmodel_helpers.student``) inserts a cell ``exercises.STRICT = False`` after the parameters
+cell of every student copy: there a failed check only prints its verdict and returns ``False``, and
+"Run All" carries on. Write the check cell as a plain call, e.g. ``check_function("softmax", softmax, ...)``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+
+import numpy as np
+import torch
+
+STRICT = True   # True: a failed exercise check raises ExerciseFailed. The student build sets it to False.
+
+
+class ExerciseFailed(AssertionError):
+    """A check did not pass while ``STRICT`` is on (instructor notebooks, CI)."""
+
+
+def _describe(x) -> str:
+    return f"{type(x).__module__}.{type(x).__name__}" if isinstance(x, (torch.Tensor, np.ndarray)) \
+        else type(x).__name__
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float, complex, np.number)) and not isinstance(x, (bool, np.bool_))
+
+
+def _difference(got, expected, atol: float, rtol: float, check_dtype: bool, where: str = "output"):
+    """Return ``(problem, max_abs_diff, exact)``; ``problem`` is None when ``got`` matches ``expected``.
+
+    Problems mention shapes, dtypes, indices and differences, never the expected values.
+    """
+    if isinstance(expected, (torch.Tensor, np.ndarray)):
+        if type(got) is not type(expected) and not (isinstance(got, torch.Tensor) and isinstance(expected, torch.Tensor)):
+            return f"{where}: expected a {_describe(expected)}, got a {_describe(got)}", math.inf, False
+        g = got.detach().cpu() if isinstance(got, torch.Tensor) else torch.from_numpy(np.asarray(got))
+        e = expected.detach().cpu() if isinstance(expected, torch.Tensor) else torch.from_numpy(np.asarray(expected))
+        if tuple(g.shape) != tuple(e.shape):
+            return f"{where}: shape mismatch: got {tuple(g.shape)}, expected {tuple(e.shape)}", math.inf, False
+        if check_dtype and g.dtype != e.dtype:
+            return f"{where}: dtype mismatch: got {g.dtype}, expected {e.dtype}", math.inf, False
+        exact = bool(torch.equal(g, e))
+        if g.numel() == 0 or exact:
+            return None, 0.0, True
+        if e.dtype == torch.bool or not (e.is_floating_point() or e.is_complex()):
+            g, e = g.to(torch.float64), e.to(torch.float64)   # integers/bools: any difference is wrong
+            atol, rtol = 0.0, 0.0
+        diff = (g.to(e.dtype if e.is_floating_point() or e.is_complex() else torch.float64) - e).abs()
+        diff = torch.where(torch.isnan(g) & torch.isnan(e), torch.zeros_like(diff), diff)   # NaN == NaN here
+        diff = torch.nan_to_num(diff, nan=math.inf).to(torch.float64)
+        wrong = diff > atol + rtol * e.abs().to(torch.float64)
+        max_diff = float(diff.max())
+        if not bool(wrong.any()):
+            return None, max_diff, False
+        first = int(wrong.flatten().nonzero()[0])
+        index = tuple(int(i) for i in np.unravel_index(first, tuple(e.shape))) if e.dim() else ()
+        return (f"{where}: max abs diff {max_diff:.3g}, first wrong index {index}, "
+                f"{int(wrong.sum())} of {e.numel()} elements differ"), max_diff, False
+    if isinstance(expected, (bool, np.bool_, str, bytes)) or expected is None:
+        if got == expected and type(got) is type(expected):
+            return None, 0.0, True
+        if type(got) is not type(expected):
+            return f"{where}: expected a {_describe(expected)}, got a {_describe(got)}", math.inf, False
+        return f"{where}: wrong {_describe(expected)}", math.inf, False
+    if _is_number(expected):
+        if not _is_number(got):
+            return f"{where}: expected a number, got a {_describe(got)}", math.inf, False
+        if got == expected:
+            return None, 0.0, True
+        diff = abs(complex(got) - complex(expected))
+        if math.isnan(diff):
+            same_nan = isinstance(got, (float, np.floating)) and math.isnan(got) and math.isnan(expected)
+            return (None, 0.0, True) if same_nan else (f"{where}: not a number (nan)", math.inf, False)
+        if diff <= atol + rtol * abs(expected):
+            return None, diff, False
+        # An exact difference would give the answer away; the order of magnitude still guides.
+        kind, scale = ("relative", diff / abs(expected)) if expected != 0 else ("absolute", diff)
+        size = f"~1e{math.floor(math.log10(scale)):+d}" if math.isfinite(scale) else "infinite"
+        return (f"{where}: wrong value ({kind} error {size}, "
+                f"tolerance atol={atol:g}, rtol={rtol:g})"), diff, False
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(got, (tuple, list)):
+            return f"{where}: expected a {type(expected).__name__}, got a {_describe(got)}", math.inf, False
+        if len(got) != len(expected):
+            return f"{where}: length mismatch: got {len(got)} items, expected {len(expected)}", math.inf, False
+        items = [(f"{where}[{i}]", g, e) for i, (g, e) in enumerate(zip(got, expected))]
+    elif isinstance(expected, dict):
+        if not isinstance(got, dict):
+            return f"{where}: expected a dict, got a {_describe(got)}", math.inf, False
+        if set(got) != set(expected):
+            missing, extra = sorted(map(str, set(expected) - set(got))), sorted(map(str, set(got) - set(expected)))
+            return f"{where}: keys differ (missing {missing}, unexpected {extra})", math.inf, False
+        items = [(f"{where}[{k!r}]", got[k], expected[k]) for k in expected]
+    else:
+        raise TypeError(f"exercises cannot compare a {_describe(expected)} (at {where}); return tensors, arrays, "
+                        "numbers, strings, or tuples/lists/dicts of them from the reference.")
+    worst, all_exact = 0.0, True
+    for path, g, e in items:
+        problem, max_diff, exact = _difference(g, e, atol, rtol, check_dtype, path)
+        if problem:
+            return problem, max_diff, False
+        worst, all_exact = max(worst, max_diff), all_exact and exact
+    return None, worst, all_exact
+
+
+def compare(name: str, got, expected, atol: float = 1e-6, rtol: float = 1e-5, check_dtype: bool = True) -> bool:
+    """Print ``name | exact: … | close: … | max diff: …`` (or the shape/dtype mismatch); return close."""
+    problem, max_diff, exact = _difference(got, expected, atol, rtol, check_dtype, where="value")
+    if problem and math.isinf(max_diff):
+        print(f"{name} | {problem.removeprefix('value: ')}")
+        return False
+    print(f"{name} | exact: {exact} | close: {problem is None} | max diff: {max_diff:.3g}")
+    return problem is None
+
+
+def _verdict(name: str, passed: bool, message: str, hint: str = "") -> bool:
+    line = f"{name} | {'passed' if passed else 'NOT passed'} | {message}"
+    if not passed and hint:
+        line += f" | hint: {hint}"
+    print(line)
+    if not passed and STRICT:
+        raise ExerciseFailed(line)
+    return passed
+
+
+def _call_learner(fn, args):
+    """Run the learner's function; return ``(output, None)`` or ``(None, verdict message)``."""
+    try:
+        return (fn(**args) if isinstance(args, dict) else fn(*args)), None
+    except NotImplementedError as error:
+        return None, f"not done yet: {error}"
+    except Exception as error:   # the learner's bug: report it and let the notebook go on
+        return None, f"your function raised {type(error).__name__}: {error}"
+
+
+def check_function(name: str, candidate, reference, make_inputs, trials: int = 5, atol: float = 1e-6,
+                   rtol: float = 1e-5, hint: str = "", seed: int | None = None, check_dtype: bool = True) -> bool:
+    """Check ``candidate`` against ``reference`` on ``trials`` fresh inputs ``make_inputs(torch.Generator)``.
+
+    ``seed=None`` draws a random seed (reported on failure, so the failing trial can be replayed).
+    Returns True when every output matched in every trial; prints one line either way.
+    """
+    if not callable(reference) or not callable(make_inputs):
+        raise TypeError("check_function needs callables for reference and make_inputs.")
+    if candidate is None or not callable(candidate):
+        return _verdict(name, False, f"not done yet: {name} is not a function yet", hint)
+    seed = random.SystemRandom().randrange(2**31) if seed is None else int(seed)
+    worst = 0.0
+    for trial in range(trials):
+        generator = torch.Generator().manual_seed(seed + trial)
+        inputs = make_inputs(generator)
+        args = inputs if isinstance(inputs, (tuple, dict)) else (inputs,)
+        expected = reference(**copy.deepcopy(args)) if isinstance(args, dict) else reference(*copy.deepcopy(args))
+        got, failure = _call_learner(candidate, copy.deepcopy(args))
+        if failure is None:
+            failure, max_diff, _ = _difference(got, expected, atol, rtol, check_dtype)
+            worst = max(worst, max_diff)
+        if failure:
+            where = "" if failure.startswith("not done yet") else f"trial {trial + 1} of {trials} (seed {seed + trial}): "
+            return _verdict(name, False, where + failure, hint)
+    return _verdict(name, True, f"{trials} random trials | max diff {worst:.3g}")
+
+
+def check_value(name: str, got, expected, atol: float = 1e-6, rtol: float = 1e-5, hint: str = "",
+                check_dtype: bool = True) -> bool:
+    """Check one answer (number, tensor, array, string or a tuple of them); ``None`` means not done yet."""
+    if got is None and expected is not None:
+        return _verdict(name, False, f"not done yet: {name} is still None", hint)
+    problem, max_diff, _ = _difference(got, expected, atol, rtol, check_dtype, where="answer")
+    return _verdict(name, problem is None, problem or f"max diff {max_diff:.3g}", hint)
