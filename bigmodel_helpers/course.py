@@ -1,0 +1,49 @@
+"""One notebook run: ``run = start("ch04_tools_data", PROFILE)`` at the top, ``run.finish()`` at the end."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from . import env, results
+from .profiles import check_profile, sizes
+
+
+class ChapterRun:
+    """Holds what every chapter needs: its sizes, the device, and ``record`` for headline numbers."""
+
+    def __init__(self, chapter: str, profile: str, seed: int = 0, device: str = "auto", quiet: bool = False):
+        self.chapter = chapter
+        self.profile = check_profile(profile)
+        self.sizes = sizes(chapter, profile)
+        self.seed = seed
+        self.device, self.device_reason = env.pick_device(device)
+        env.seed_everything(seed)
+        self._t0 = time.perf_counter()
+        if not quiet:
+            print(env.format_report(env.environment_report()))
+            print(f"chapter {chapter} | profile {profile} | seed {seed} | device {self.device} "
+                  f"({self.device_reason})")
+
+    def record(self, name: str, value) -> float:
+        """Store a headline number in build/<profile>/results.json and return it (as a float)."""
+        return results.record(self.chapter, self.profile, name, value)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._t0
+
+    def finish(self) -> float:
+        """Record the notebook's wall time as ``seconds`` and print where the results went."""
+        seconds = self.record("seconds", round(self.elapsed(), 1))
+        print(f"{self.chapter} finished in {seconds:.1f} s; results in {results.results_path(self.profile)}")
+        return seconds
+
+
+def start(chapter: str, profile: str, seed: int = 0, device: str = "auto") -> ChapterRun:
+    """Begin a chapter run. ``BIGMODEL_PROFILE`` (set by the Colab set-up cell on a GPU) overrides ``profile``."""
+    override = os.environ.get("BIGMODEL_PROFILE")
+    if override and override != profile:
+        print(f"profile {override!r} instead of {profile!r}: BIGMODEL_PROFILE is set (the Colab set-up cell "
+              "sets it when a GPU is present)")
+        profile = override
+    return ChapterRun(chapter, profile, seed=seed, device=device)

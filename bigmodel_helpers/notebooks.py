@@ -1,0 +1,69 @@
+"""Execute chapter notebooks with papermill, the way `make course` and the tests do.
+
+    python -m bigmodel_helpers.notebooks --profile smoke                  # every chapter
+    python -m bigmodel_helpers.notebooks --profile cpu chapters/ch04_tools_data.ipynb
+
+Each run writes the executed copy to ``build/<profile>/executed/`` and the chapter's headline numbers to
+``build/<profile>/results.json`` (through ``run.record`` inside the notebook).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from .profiles import check_profile
+from .results import build_dir, project_root
+
+
+def chapter_notebooks(root: Path | None = None) -> list[Path]:
+    chapters = (root or project_root()) / "chapters"
+    return sorted(p for p in chapters.glob("*.ipynb") if p.stem[:2] in ("ch", "ap"))
+
+
+def execute(notebook: Path, profile: str, timeout_per_cell: int = 3600, log_output: bool = False) -> tuple[Path, float]:
+    """Run one notebook top to bottom in a fresh kernel; return (executed copy, seconds)."""
+    import papermill
+
+    check_profile(profile)
+    notebook = Path(notebook).resolve()
+    out = build_dir(profile) / "executed" / notebook.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    env_before = os.environ.get("MPLBACKEND")
+    os.environ.setdefault("MPLBACKEND", "agg")   # figures render into the notebook, no window
+    t0 = time.perf_counter()
+    try:
+        papermill.execute_notebook(str(notebook), str(out), parameters={"PROFILE": profile},
+                                   cwd=str(notebook.parent), kernel_name="python3", progress_bar=False,
+                                   log_output=log_output, execution_timeout=timeout_per_cell)
+    finally:
+        if env_before is None:
+            os.environ.pop("MPLBACKEND", None)
+    return out, time.perf_counter() - t0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bigmodel_helpers.notebooks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every chapter")
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--log-output", action="store_true", help="stream cell outputs while running")
+    args = parser.parse_args(argv)
+    failures = []
+    for notebook in args.notebooks or chapter_notebooks():
+        print(f"==> {notebook.name} ({args.profile})", flush=True)
+        try:
+            out, seconds = execute(notebook, args.profile, log_output=args.log_output)
+            print(f"    done in {seconds:.0f} s -> {out}", flush=True)
+        except Exception as err:  # keep going: report every broken chapter at the end
+            failures.append(notebook.name)
+            print(f"    FAILED: {str(err).splitlines()[-1] if str(err) else type(err).__name__}", flush=True)
+    if failures:
+        print("failed:", ", ".join(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

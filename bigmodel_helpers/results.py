@@ -1,0 +1,56 @@
+"""Headline numbers of a run, written to ``build/<profile>/results.json``.
+
+The file is one JSON object: notebook stem -> {metric name -> number}. Tests compare it with the
+bands in ``data/bands/<stem>.json``. Every number a chapter's prose states should come from here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+from .profiles import check_profile
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The course checkout (the folder holding pyproject.toml), or the current folder outside one."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file() and (folder / "bigmodel_helpers").is_dir():
+            return folder
+    return here
+
+
+def build_dir(profile: str) -> Path:
+    check_profile(profile)
+    root = Path(os.environ.get("BIGMODEL_BUILD_DIR") or project_root() / "build")
+    return root / profile
+
+
+def results_path(profile: str) -> Path:
+    return build_dir(profile) / "results.json"
+
+
+def load_results(profile: str) -> dict:
+    path = results_path(profile)
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def record(notebook: str, profile: str, name: str, value) -> float:
+    """Store one headline number (merged into the profile's results file, written atomically)."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"record({name!r}, ...) needs a number, got {type(value).__name__}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"record({name!r}, {value}) : the value is not finite; something upstream went wrong.")
+    path = results_path(profile)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    results = load_results(profile)
+    results.setdefault(notebook, {})[name] = value
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(results, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+    return value
