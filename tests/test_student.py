@@ -1,0 +1,200 @@
+"""The student build: solutions are replaced by placeholders that keep the signatures, the student copy
+runs through, and every check reports "not passed" on the placeholders and "passed" on the solutions.
+
+Cost: the fixture (tests/fixtures/ch99_demo.ipynb, the real chapter structure) is executed twice with
+papermill (instructor + student, a few seconds each). Chapter notebooks are checked statically here; their
+student copies are executed in full only by ``test_student_chapter_runs_through`` (marked ``notebooks``,
+one smoke run per chapter).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from bigmodel_helpers import student
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "tests" / "fixtures" / "ch99_demo.ipynb"
+CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+CHECK_CALLS = ("check_function(", "check_value(")
+
+
+def _solution_cells(notebook):
+    return [c for c in notebook.cells if c.cell_type == "code" and "solution" in student.tags(c)]
+
+
+def _answer_statements(source: str) -> list[str]:
+    """The lines of a solution that give the answer away: function bodies and assigned values."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body[1:] if ast.get_docstring(node) else node.body
+            lines += [ast.unparse(statement) for statement in body]
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None \
+                and not isinstance(node.value, ast.Constant):
+            lines.append(ast.unparse(node.value))
+    return [line for line in lines if line.strip() not in ("pass", "...")]
+
+
+# --- placeholders ------------------------------------------------------------------------------------------
+
+def test_placeholder_keeps_signatures_and_docstrings():
+    source = '''
+import math
+from torch import nn
+
+@staticmethod
+def scaled(q: "Tensor", k, scale: float = 1.0) -> "Tensor":
+    """q: (n, d), k: (m, d) -> (n, m)."""
+    return q @ k.T * scale / math.sqrt(q.shape[-1])
+
+class Head(nn.Module):
+    """One attention head."""
+    size = 4
+    def forward(self, x):
+        return x * 2
+
+ANSWER = 12 * 64
+a, b = 1, 2
+print("solution detail")
+'''
+    label = "Exercise 3: attention"
+    out = student.placeholder_source(source, label)
+    tree = ast.parse(out)   # the placeholder is valid Python
+    assert "import math" in out and "from torch import nn" in out
+    assert "@staticmethod\ndef scaled(q: 'Tensor', k, scale: float=1.0) -> 'Tensor':" in out
+    assert '"""q: (n, d), k: (m, d) -> (n, m)."""' in out and '"""One attention head."""' in out
+    assert out.count("raise NotImplementedError('Exercise 3: attention')") == 2
+    assert "ANSWER = None  # your answer (Exercise 3: attention)" in out
+    assert "a = None" in out and "b = None" in out
+    assert "# Exercise 3: your code here" not in out and "# Exercise 3: attention: your code here" in out
+    for secret in ("math.sqrt", "x * 2", "12 * 64", "solution detail"):
+        assert secret not in out
+    functions = [n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
+    assert functions == ["scaled", "forward"]
+
+
+def test_placeholder_rejects_magics_clearly():
+    with pytest.raises(ValueError, match="IPython magics"):
+        student.placeholder_source("%timeit f()\n", "Exercise 1")
+
+
+# --- the fixture: real structure, executed ---------------------------------------------------------------
+
+def test_student_build_of_fixture(tmp_path):
+    reports = student.build(FIXTURE.parent, tmp_path, names=[FIXTURE.name])
+    assert reports[FIXTURE.name]["solutions"] == 3 and reports[FIXTURE.name]["answers"] == 1
+    assert reports[FIXTURE.name]["labels"] == ["Exercise 1: Softmax", "Exercise 2: Parameter count",
+                                               "Exercise 3: Attention weights"]
+    original = nbformat.read(FIXTURE, as_version=4)
+    copy_ = nbformat.read(tmp_path / FIXTURE.name, as_version=4)
+    nbformat.validate(copy_)
+    text = "\n".join(c.source for c in copy_.cells)
+    for cell in _solution_cells(original):
+        for line in _answer_statements(cell.source):
+            assert line not in text, f"solution code survived the student build: {line}"
+    assert "exp()" not in text and "softmax is unchanged by a constant shift" not in text
+    codes = [c for c in copy_.cells if c.cell_type == "code"]
+    assert "parameters" in student.tags(codes[1]) and codes[2].source == student.STUDENT_MODE_CELL
+    checks = [c for c in codes if any(call in c.source for call in CHECK_CALLS)]
+    assert len(checks) == 3 and all(c.metadata["jupyter"]["source_hidden"] for c in checks)
+    assert all(not c.outputs for c in codes)
+
+
+def _execute(notebook_path: Path, workdir: Path, profile: str = "smoke", timeout: int = 300):
+    """Run a notebook copy with papermill in ``workdir``; headline numbers go to a temporary build folder."""
+    papermill = pytest.importorskip("papermill")
+    env = {"BIGMODEL_BUILD_DIR": str(workdir / "build"),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)   # the kernel inherits this process's environment
+    try:
+        output = workdir / f"executed_{notebook_path.name}"
+        papermill.execute_notebook(str(notebook_path), str(output), parameters={"PROFILE": profile},
+                                   cwd=str(notebook_path.parent), kernel_name="python3",
+                                   progress_bar=False, execution_timeout=timeout)
+        return nbformat.read(output, as_version=4)
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+
+
+def _check_outputs(notebook) -> list[str]:
+    texts = []
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and any(call in cell.source for call in CHECK_CALLS):
+            texts.append("".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream"))
+    return texts
+
+
+@pytest.fixture(scope="module")
+def executed_fixture(tmp_path_factory):
+    """Instructor and student copies of the fixture, each executed once (smoke profile)."""
+    workdir = tmp_path_factory.mktemp("student_run")
+    shutil.copy2(FIXTURE, workdir / FIXTURE.name)
+    student.build(workdir, workdir / "student")
+    return _execute(workdir / FIXTURE.name, workdir), _execute(workdir / "student" / FIXTURE.name, workdir)
+
+
+def test_checks_pass_on_the_solutions(executed_fixture):
+    instructor, _ = executed_fixture
+    verdicts = _check_outputs(instructor)
+    assert len(verdicts) == 3
+    assert all("| passed |" in v for v in verdicts), verdicts
+
+
+def test_student_copy_runs_through_and_every_check_fails(executed_fixture):
+    _, learner = executed_fixture
+    verdicts = _check_outputs(learner)
+    assert len(verdicts) == 3
+    assert all("NOT passed | not done yet: Exercise" in v for v in verdicts), verdicts
+    assert "finished in" in "".join(o.get("text", "") for o in learner.cells[-1].outputs)   # ran to the end
+
+
+def test_strict_instructor_copy_fails_on_a_wrong_solution(tmp_path):
+    """CI must catch a wrong solution: with STRICT on, the failing check stops the notebook."""
+    papermill = pytest.importorskip("papermill")
+    notebook = nbformat.read(FIXTURE, as_version=4)
+    solution = _solution_cells(notebook)[1]
+    solution.source = "N_PARAMS = S.width * 3"   # forgot the bias
+    broken = tmp_path / FIXTURE.name
+    nbformat.write(notebook, broken)
+    with pytest.raises(papermill.PapermillExecutionError, match="ExerciseFailed"):
+        _execute(broken, tmp_path)
+
+
+# --- the chapters: static checks (cheap), full student runs (marked notebooks) ---------------------------
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_student_build_replaces_all_solution_code(path, tmp_path):
+    original = nbformat.read(path, as_version=4)
+    solutions = _solution_cells(original)
+    assert solutions, f"{path.name} has no code cell tagged 'solution' (see CONTRIBUTING.md, Exercises)"
+    student.build(path.parent, tmp_path, names=[path.name])
+    copy_ = nbformat.read(tmp_path / path.name, as_version=4)
+    nbformat.validate(copy_)
+    text = "\n".join(c.source for c in copy_.cells)
+    for cell in solutions:
+        for line in _answer_statements(cell.source):
+            assert line not in text, f"{path.name}: solution code survived the student build: {line}"
+    placeholders = [c for c in copy_.cells if "exercise" in student.tags(c)]
+    assert len(placeholders) == len(solutions)
+    for cell in placeholders:
+        ast.parse(cell.source)
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_student_chapter_runs_through(path, tmp_path):
+    """The learner's copy runs to the end (smoke) and each check reports 'not passed' on its placeholder."""
+    # student/ (git-ignored, what `make student` writes) sits next to chapters/, so relative links behave alike
+    student.build(path.parent, ROOT / "student", names=[path.name])
+    learner = _execute(ROOT / "student" / path.name, tmp_path, timeout=240)
+    verdicts = _check_outputs(learner)
+    assert verdicts and all("NOT passed" in v for v in verdicts), verdicts
