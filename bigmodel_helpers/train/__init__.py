@@ -1,0 +1,15 @@
+"""The course's training loop: ``Trainer(model, TrainConfig(...), train_dataset).fit()``.
+
+Modules, in reading order: ``config`` (the knobs, the learning-rate schedule), ``data`` (which samples
+each step sees), ``trainer`` (the loop), ``checkpoint`` (saving that survives kill -9), ``distributed``
+(torchrun), ``plot`` (loss curves).
+"""
+
+from .checkpoint import best_checkpoint, latest_checkpoint, load_weights
+from .config import TrainConfig, lr_at
+from .distributed import launch_torchrun
+from .plot import plot_history
+from .trainer import Trainer, TrainingDiverged, accuracy
+
+__all__ = ["Trainer", "TrainConfig", "TrainingDiverged", "accuracy", "best_checkpoint", "latest_checkpoint",
+           "launch_torchrun", "load_weights", "lr_at", "plot_history"]
