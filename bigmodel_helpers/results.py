@@ -54,3 +54,27 @@ def record(notebook: str, profile: str, name: str, value) -> float:
     tmp.write_text(json.dumps(results, indent=2, sort_keys=True))
     os.replace(tmp, path)
     return value
+
+
+BANDS_DIR = Path(__file__).resolve().parent.parent / "data" / "bands"
+
+
+def load_bands(notebook: str, profile: str) -> dict[str, tuple[float, float]]:
+    """The expected ranges of a notebook's headline numbers in one profile (``data/bands/<stem>.json``)."""
+    path = BANDS_DIR / f"{notebook}.json"
+    if not path.is_file():
+        return {}
+    table = json.loads(path.read_text()).get(profile, {})
+    return {name: (float(low), float(high)) for name, (low, high) in table.items()}
+
+
+def check_bands(notebook: str, profile: str, measured: dict, bands: dict | None = None) -> list[str]:
+    """Problems with a run's numbers: a banded metric that is missing or outside its band."""
+    bands = load_bands(notebook, profile) if bands is None else bands
+    problems = []
+    for name, (low, high) in sorted(bands.items()):
+        if name not in measured:
+            problems.append(f"{notebook}/{profile}: {name} was not recorded (band [{low}, {high}])")
+        elif not low <= measured[name] <= high:
+            problems.append(f"{notebook}/{profile}: {name} = {measured[name]:.6g} is outside its band [{low}, {high}]")
+    return problems

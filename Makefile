@@ -1,0 +1,56 @@
+# 从零开始大模型开发与微调 — the executable course.
+#   make course              execute every chapter (PROFILE=cpu by default; PROFILE=smoke for the fast run)
+#   make test                unit tests + every notebook in the smoke profile + result bands
+# Every target creates the virtual environment (.venv) first when it is missing.
+
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PROFILE ?= cpu
+STAMP   := $(VENV)/.installed
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: setup course lab test unit-test notebook-test browser-test student bench check-env verify clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	$(PY) -m bigmodel_helpers.assets fetch --quiet
+	touch $@
+
+setup: $(STAMP)
+
+course: $(STAMP)
+	$(PY) -m bigmodel_helpers.notebooks --profile $(PROFILE)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=chapters $(ROOT_FLAG)
+
+test: $(STAMP)
+	$(PY) -m pytest -q -m "not browser" tests
+
+unit-test: $(STAMP)
+	$(PY) -m pytest -q -m "not browser and not notebooks" tests
+
+notebook-test: $(STAMP)
+	$(PY) -m pytest -q -m notebooks tests
+
+browser-test: $(STAMP)
+	$(PY) -m pytest -q -m browser tests
+
+student: $(STAMP)
+	$(PY) -m bigmodel_helpers.student chapters student
+
+bench: $(STAMP)
+	$(PY) bench/bench_trainer.py
+
+check-env: $(STAMP)
+	$(PY) -m bigmodel_helpers.env
+
+verify: $(STAMP)
+	$(PY) -m bigmodel_helpers.assets verify
+
+clean:
+	rm -rf build student .pytest_cache
+	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +

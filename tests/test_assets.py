@@ -1,0 +1,125 @@
+"""The offline stack: verification against the manifest, clear errors, and no waiting for an absent hub."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from bigmodel_helpers import assets
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_verify_passes_on_the_installed_stack():
+    assert assets.verify() == []
+
+
+def test_verify_command_fails_clearly_on_an_altered_file(tmp_path, monkeypatch):
+    # A copy of the IMDb wheel in a separate cache, with one byte changed.
+    cache = tmp_path / "cache"
+    (cache / "wheels").mkdir(parents=True)
+    original = assets.package_dir(assets.ASSETS["imdb"])
+    copy = cache / "wheels" / original.name
+    shutil.copyfile(original, copy)
+    env = dict(os.environ, BIGMODEL_CACHE=str(cache))
+    ok = subprocess.run([sys.executable, "-m", "bigmodel_helpers.assets", "verify"], env=env, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    with open(copy, "r+b") as f:
+        f.seek(1000)
+        byte = f.read(1)
+        f.seek(1000)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    bad = subprocess.run([sys.executable, "-m", "bigmodel_helpers.assets", "verify"], env=env, capture_output=True, text=True)
+    assert bad.returncode == 1
+    want = json.loads(assets.MANIFEST.read_text())["imdb"]["files"][original.name]["sha256"]
+    assert "imdb" in bad.stdout and "altered or corrupted" in bad.stdout and want in bad.stdout
+    assert "python -m bigmodel_helpers.assets fetch" in bad.stdout
+
+
+def test_missing_asset_says_the_exact_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("BIGMODEL_CACHE", str(tmp_path))
+    with pytest.raises(assets.AssetError, match=r"run `python -m bigmodel_helpers.assets fetch`"):
+        assets.load_imdb()
+    problems = assets.verify(["imdb"])
+    assert len(problems) == 1 and "fetch" in problems[0]
+
+
+def test_missing_file_in_manifest_is_reported(tmp_path):
+    manifest = json.loads(assets.MANIFEST.read_text())
+    manifest["mnist"]["files"]["data/not-there.bin"] = {"bytes": 1, "sha256": "0" * 64}
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    problems = assets.verify(["mnist"], manifest_path=path)
+    assert len(problems) == 1 and "missing file" in problems[0] and "not-there.bin" in problems[0]
+
+
+def test_unknown_asset_lists_the_valid_ones():
+    with pytest.raises(KeyError, match="Valid assets: encoder, causal_lm, image_model, mnist"):
+        assets.get_asset("gpt5")
+
+
+def test_explicit_path_that_does_not_exist_is_an_error():
+    with pytest.raises(assets.AssetError, match="does not exist"):
+        assets.load_encoder("smoke", path="/nonexistent/model")
+
+
+def test_hub_probe_gives_up_within_two_seconds_even_when_dns_hangs(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(assets, "_hub_answer", None)
+    def hang(*args, **kwargs):   # a DNS lookup that never answers in time
+        time.sleep(5)
+        raise OSError("timed out")
+
+    monkeypatch.setattr(socket, "create_connection", hang)
+    t0 = time.perf_counter()
+    assert assets.hub_online() is False
+    assert time.perf_counter() - t0 < 2.0
+    assert os.environ["HF_HUB_OFFLINE"] == "1", "once the hub is known absent, nothing else may wait for it"
+
+
+def test_gpu_profile_falls_back_to_the_offline_stack_with_one_clear_line(monkeypatch, capsys):
+    monkeypatch.setattr(assets, "_hub_answer", False)
+    where, source = assets._resolve(assets.ASSETS["encoder"], "gpu", None)
+    assert source.startswith("the offline stack") and Path(where).is_dir()
+    assert "hub is unreachable, so the offline stack replaces 'bert-base-uncased'" in capsys.readouterr().out
+
+
+# Loads every asset in a fresh interpreter with HF_HUB_OFFLINE unset and every network lookup failing
+# at once (as on a machine without network); records each attempted lookup and how long each load took.
+_LOAD_ALL = textwrap.dedent("""
+    import json, socket, sys, time
+    attempts = []
+    real = socket.getaddrinfo
+    def refuse(host, *args, **kwargs):
+        attempts.append(host)
+        raise socket.gaierror(-2, "Name or service not known (test: no network)")
+    socket.getaddrinfo = refuse
+    from bigmodel_helpers import assets
+    timings = {}
+    for name, load in [("encoder", lambda: assets.load_encoder(sys.argv[1])),
+                       ("causal_lm", lambda: assets.load_causal_lm(sys.argv[1])),
+                       ("image_model", lambda: assets.load_image_classifier(sys.argv[1])),
+                       ("mnist", assets.load_mnist), ("imdb", assets.load_imdb),
+                       ("shakespeare", assets.load_shakespeare), ("chitchat", assets.load_chitchat)]:
+        t0 = time.perf_counter(); load(); timings[name] = time.perf_counter() - t0
+    print("RESULT", json.dumps({"attempts": attempts, "timings": timings}))
+""")
+
+
+@pytest.mark.parametrize("profile", ["smoke", "gpu"])
+def test_loading_every_asset_offline_makes_at_most_one_quick_hub_probe(profile):
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    out = subprocess.run([sys.executable, "-c", _LOAD_ALL, profile], env=env, capture_output=True, text=True,
+                         cwd=ROOT, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.split("RESULT", 1)[1])
+    # smoke/cpu never ask the hub; gpu asks once (the probe, < 2 s by the test above) and then never again.
+    assert result["attempts"] == ([] if profile == "smoke" else ["huggingface.co"]), result["attempts"]
+    assert set(result["timings"]) == {"encoder", "causal_lm", "image_model", "mnist", "imdb", "shakespeare", "chitchat"}

@@ -1,0 +1,70 @@
+"""Every chapter notebook runs top to bottom in the smoke profile, offline, within its time limit, and its
+headline numbers land in build/smoke/results.json inside their bands."""
+
+import json
+import os
+
+import pytest
+
+from bigmodel_helpers import notebooks, results
+
+SMOKE_LIMIT_S = 120
+CHAPTERS = notebooks.chapter_notebooks()
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_chapter_runs_in_smoke_profile_within_limits_and_bands(notebook, monkeypatch):
+    # The offline fallback must be fast on its own: HF_HUB_OFFLINE is deliberately not set.
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    before = results.load_results("smoke").get(notebook.stem, {})
+    executed, seconds = notebooks.execute(notebook, "smoke")
+    assert executed.is_file()
+    measured = results.load_results("smoke").get(notebook.stem, {})
+    assert measured and measured is not before, f"{notebook.name} recorded nothing (does it call run.finish()?)"
+    assert "seconds" in measured, f"{notebook.name} did not call run.finish()"
+    assert seconds <= SMOKE_LIMIT_S, f"{notebook.name} took {seconds:.0f} s in smoke (limit {SMOKE_LIMIT_S} s)"
+    problems = results.check_bands(notebook.stem, "smoke", measured)
+    assert not problems, "\n".join(problems)
+
+
+def test_every_chapter_has_bands_for_smoke_and_cpu():
+    for notebook in CHAPTERS:
+        path = results.BANDS_DIR / f"{notebook.stem}.json"
+        assert path.is_file(), f"{notebook.name} has no bands file {path}"
+        bands = json.loads(path.read_text())
+        assert set(bands) <= {"smoke", "cpu", "gpu"}, f"{path}: unknown profile in {sorted(bands)}"
+        assert "seconds" in bands.get("smoke", {}), f"{path}: smoke needs a 'seconds' band"
+        assert bands["smoke"]["seconds"][1] <= SMOKE_LIMIT_S
+        assert len(bands["smoke"]) >= 2, f"{path}: smoke bands must cover headline numbers, not only seconds"
+
+
+def test_committed_notebooks_have_no_outputs():
+    for notebook in CHAPTERS:
+        cells = json.loads(notebook.read_text())["cells"]
+        dirty = [i for i, c in enumerate(cells) if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
+        assert not dirty, f"{notebook.name}: cells {dirty} have outputs or execution counts; strip them"
+
+
+def test_check_bands_reports_missing_and_out_of_band_values():
+    bands = {"acc": (0.8, 1.0), "loss": (0.0, 2.0)}
+    assert results.check_bands("nb", "smoke", {"acc": 0.9, "loss": 1.0}, bands) == []
+    problems = results.check_bands("nb", "smoke", {"acc": 0.5}, bands)
+    assert len(problems) == 2
+    assert any("acc = 0.5 is outside its band [0.8, 1.0]" in p for p in problems)
+    assert any("loss was not recorded" in p for p in problems)
+
+
+def test_record_merges_atomically_and_rejects_bad_values(tmp_path, monkeypatch):
+    monkeypatch.setenv("BIGMODEL_BUILD_DIR", str(tmp_path))
+    results.record("ch99", "smoke", "a", 1)
+    results.record("ch99", "smoke", "b", 2.5)
+    results.record("ch98", "smoke", "a", 3)
+    assert results.load_results("smoke") == {"ch99": {"a": 1.0, "b": 2.5}, "ch98": {"a": 3.0}}
+    assert not list(tmp_path.glob("smoke/*.tmp*"))
+    with pytest.raises(ValueError, match="not finite"):
+        results.record("ch99", "smoke", "c", float("nan"))
+    with pytest.raises(TypeError, match="needs a number"):
+        results.record("ch99", "smoke", "c", "high")
+    with pytest.raises(ValueError, match="Valid profiles: smoke, cpu, gpu"):
+        results.record("ch99", "laptop", "c", 1)
