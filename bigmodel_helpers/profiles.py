@@ -19,9 +19,9 @@ PROFILES = ("smoke", "cpu", "gpu")
 # chapter stem -> {profile -> {name: value}}. Keep every profile's keys identical.
 SIZES: dict[str, dict[str, dict]] = {
     "ch01_overview": {
-        "smoke": {"matmul_size": 512, "matmul_repeats": 3},
-        "cpu": {"matmul_size": 2048, "matmul_repeats": 5},
-        "gpu": {"matmul_size": 8192, "matmul_repeats": 10},
+        "smoke": {"matmul_size": 512, "matmul_repeats": 20, "act_seq": 128, "act_batch": 2},
+        "cpu": {"matmul_size": 2048, "matmul_repeats": 10, "act_seq": 256, "act_batch": 4},
+        "gpu": {"matmul_size": 8192, "matmul_repeats": 10, "act_seq": 256, "act_batch": 4},
     },
     "ch02_foundations": {
         "smoke": {},
