@@ -143,13 +143,13 @@ def test_grad_accumulation_of_k_small_batches_matches_one_big_batch():
 
 
 class NanAtStep:
-    """A loss function that turns NaN at a given optimizer step (one call per step)."""
+    """A loss function that turns NaN at a given optimizer step (one training call per step)."""
 
     def __init__(self, step):
         self.step, self.calls = step, 0
 
     def __call__(self, outputs, targets):
-        self.calls += 1
+        self.calls += torch.is_grad_enabled()   # not the Trainer's no-grad check of the first sample
         loss = CE(outputs, targets)
         return loss * float("nan") if self.calls >= self.step else loss
 
@@ -289,6 +289,8 @@ def test_plot_history_draws_loss_and_grad_norm():
     (lambda: Trainer(mlp(), quiet(batch_size=100), classification_data(64), loss_fn=CE),
      r"only 64.*lower batch_size.*drop_last=False"),
     (lambda: Trainer(mlp(), quiet(), classification_data()), r"loss_fn is missing.*cross_entropy"),
+    (lambda: Trainer(mlp(), quiet(), classification_data(), collate_fn=lambda s: default_collate(s)[0]),
+     r"Batches must be \(inputs, targets\) pairs or dicts"),
     (lambda: quiet(precision="fp8"), r"Unknown precision 'fp8'. Valid: 'auto', 'fp32', 'bf16', 'fp16'"),
     (lambda: quiet(schedule="step"), r"Unknown schedule 'step'. Valid: 'cosine'"),
     (lambda: quiet(device="tpu"), r"Unknown device 'tpu'. Valid: 'auto', 'cpu'"),
@@ -324,8 +326,17 @@ def test_dict_batches_without_labels_ask_for_labels_or_loss_fn():
             return {"logits": self.linear(x)}
 
     dataset = [{"x": torch.randn(3)} for _ in range(8)]
-    with pytest.raises(ValueError, match=r"no loss.*'labels'.*loss_fn"):
-        Trainer(NoLoss(), quiet(batch_size=4), dataset).fit()
+    with pytest.raises(ValueError, match=r"gives no loss.*loss_fn.*'labels'"):
+        Trainer(NoLoss(), quiet(batch_size=4), dataset)
+
+
+def test_a_model_that_computes_its_own_loss_needs_no_loss_fn():
+    from bigmodel_helpers.gpt import GPT, GPTConfig   # forward(idx, targets) -> (logits, loss)
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=tiny_lm.VOCAB, block_size=tiny_lm.CONTEXT, n_layer=1, n_head=2, n_embd=16))
+    data = tiny_lm.make_data(64, seed=1)
+    history = Trainer(model, quiet(max_steps=15, lr=3e-2), data, metrics_fn=accuracy).fit()
+    assert history["loss"][-1] < history["loss"][0] - 0.3
 
 
 # ---------------------------------------------------------------------------------------- GPU

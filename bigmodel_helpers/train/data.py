@@ -53,8 +53,9 @@ class StepSampler:
         indices = self._order[start:start + self.global_batch]
         while len(indices) < self.global_batch:   # drop_last=False: top the last step up from the start
             indices = torch.cat([indices, self._order[:self.global_batch - len(indices)]])
-        chunks = indices.view(self.grad_accum, self.world_size, self.micro_batch)
-        return [chunks[m, self.rank] for m in range(self.grad_accum)]
+        if self.grad_accum == self.world_size == 1:
+            return [indices]
+        return list(indices.view(self.grad_accum, self.world_size, self.micro_batch)[:, self.rank])
 
 
 def batch_loader(dataset, collate_fn):
@@ -100,13 +101,15 @@ def count_items(batch) -> tuple[int, str]:
     batch whose targets are integers of shape (B, T) (language modelling). Anything else counts samples
     (the first dimension of the first tensor).
     """
-    if isinstance(batch, Mapping):
+    if isinstance(batch, (tuple, list)):
+        targets = batch[-1] if len(batch) >= 2 else None
+        if isinstance(targets, torch.Tensor) and targets.dim() >= 2 and not targets.is_floating_point():
+            return targets.numel(), "tokens"
+        first = batch[0]
+    elif isinstance(batch, Mapping):
         if isinstance(batch.get("input_ids"), torch.Tensor):
             return batch["input_ids"].numel(), "tokens"
         first = next((v for v in batch.values() if isinstance(v, torch.Tensor)), None)
     else:
-        targets = batch[-1] if isinstance(batch, (tuple, list)) and len(batch) >= 2 else None
-        if isinstance(targets, torch.Tensor) and targets.dim() >= 2 and not targets.is_floating_point():
-            return targets.numel(), "tokens"
-        first = batch[0] if isinstance(batch, (tuple, list)) else batch
+        first = batch
     return (len(first) if isinstance(first, torch.Tensor) and first.dim() > 0 else 1), "samples"

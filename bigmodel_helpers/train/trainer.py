@@ -34,6 +34,12 @@ from .distributed import join_process_group
 from .plot import LivePlot
 
 
+NO_LOSS = ("loss_fn is missing and the model gives no loss. Pass loss_fn(outputs, targets), e.g. "
+           "loss_fn=torch.nn.functional.cross_entropy, or use a model that computes its own loss: "
+           "model(inputs, targets) returning the loss, (logits, loss) or outputs with .loss (Hugging Face "
+           "models do, given dict batches with 'labels').")
+
+
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
@@ -41,8 +47,10 @@ class TrainingDiverged(RuntimeError):
 class Trainer:
     """Trains ``model`` on ``train_dataset`` (a map-style dataset: ``len`` and ``[i]``) as ``cfg`` says.
 
-    ``loss_fn(outputs, targets)`` for ``(inputs, targets)`` batches; for dict batches it is optional
-    (``loss_fn(outputs, batch)``), the model's own ``outputs.loss`` is used otherwise.
+    Batches are ``(inputs, targets)``: the loss is ``loss_fn(model(inputs), targets)``, or without a
+    ``loss_fn`` the one the model computes itself, ``model(inputs, targets)`` (see ``_loss_in``). Dict
+    batches go in as ``model(**batch)``; the loss is ``outputs.loss`` (Hugging Face, with ``labels`` in the
+    batch) or ``loss_fn(outputs, batch)``.
     ``metrics_fn(outputs, batch) -> {name: batch mean}`` adds ``val_<name>`` to evaluations (see ``accuracy``).
     """
 
@@ -64,7 +72,6 @@ class Trainer:
             self.device = pick_device(cfg.device)[0]
         self.sampler = StepSampler(len(train_dataset), cfg.batch_size, cfg.grad_accum, self.procs.world_size,
                                    self.procs.rank, cfg.seed, cfg.drop_last)
-        self.unit = self._check_batches()
         self.precision = _resolve_precision(cfg.precision, self.device)
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
         self.scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
@@ -73,10 +80,10 @@ class Trainer:
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         if not self.params:
             raise ValueError("The model has no trainable parameters (all have requires_grad=False).")
-        self.optimizer = torch.optim.AdamW(
-            [{"params": [p for p in self.params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
-             {"params": [p for p in self.params if p.dim() < 2], "weight_decay": 0.0}],   # biases, norms
-            lr=lr_at(cfg, 0), betas=cfg.betas, fused=True if self.device.type == "cuda" else None)
+        groups = [{"params": [p for p in self.params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+                  {"params": [p for p in self.params if p.dim() < 2], "weight_decay": 0.0}]   # biases, norms
+        self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=lr_at(cfg, 0), betas=cfg.betas,
+                                           fused=True if self.device.type == "cuda" else None)
         self.ddp = None
         self.train_model = model if model is not self.model and not self.procs.distributed else self.model
         if self.procs.distributed:   # gradients are all-reduced during backward()
@@ -86,6 +93,7 @@ class Trainer:
         if cfg.compile and not hasattr(self.train_model, "_orig_mod"):   # a model passed in compiled stays so
             self.train_model = torch.compile(self.train_model)
 
+        self.unit = self._check_batches()
         self.step, self.elapsed_s, self.best_val_loss = 0, 0.0, None
         self.history = {"step": [], "loss": [], "lr": [], "grad_norm": [], "throughput": [], "time_s": [],
                         "throughput_unit": f"{self.unit}/s", "eval_step": [], "val_loss": []}
@@ -155,17 +163,19 @@ class Trainer:
     def _train_step(self, micro_batches: list) -> tuple[torch.Tensor, torch.Tensor, int]:
         """Forward/backward every micro-batch, then one optimizer step. Returns (loss, grad norm, items),
         the first two as device tensors (reading them would make the CPU wait for the GPU)."""
-        loss_sum, items = 0.0, 0
+        loss_sum, items, accum = None, 0, len(micro_batches)
         for i, batch in enumerate(micro_batches):
-            batch = to_device(batch, self.device)
+            if self.device.type != "cpu":
+                batch = to_device(batch, self.device)
             items += count_items(batch)[0]
             # Under DDP only the last micro-batch all-reduces gradients; the others accumulate locally.
-            last = i == len(micro_batches) - 1
+            last = i == accum - 1
             with nullcontext() if self.ddp is None or last else self.ddp.no_sync():
                 with self._autocast():
-                    loss = self._loss(self.train_model, batch)[0] / len(micro_batches)
+                    loss = self._loss(self.train_model, batch)[0]
+                    loss = loss / accum if accum > 1 else loss   # the mean over the whole step
                 (self.scaler.scale(loss) if self.scaler else loss).backward()
-            loss_sum = loss_sum + loss.detach().float()
+            loss_sum = loss.detach() if loss_sum is None else loss_sum + loss.detach()
         if self.scaler:
             self.scaler.unscale_(self.optimizer)   # clip the true gradients, not the scaled ones
         if self.cfg.clip_norm is not None:
@@ -184,19 +194,21 @@ class Trainer:
         """``(loss, outputs)`` for one batch."""
         if isinstance(batch, Mapping):
             outputs = model(**batch)
+            loss = self.loss_fn(outputs, batch) if self.loss_fn else _loss_in(outputs)
+        elif isinstance(batch, (tuple, list)) and len(batch) == 2:
+            inputs, targets = batch
             if self.loss_fn is not None:
-                return self.loss_fn(outputs, batch), outputs
-            loss = outputs.get("loss") if isinstance(outputs, Mapping) else getattr(outputs, "loss", None)
-            if loss is None:
-                raise ValueError("The model returned no loss for this dict batch: put 'labels' in the batch "
-                                 "(Hugging Face models then compute the loss) or pass loss_fn=...")
-            return loss, outputs
-        if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+                outputs = model(inputs)
+                loss = self.loss_fn(outputs, targets)
+            else:   # nanoGPT style: the model computes its own loss from the targets
+                outputs = model(inputs, targets)
+                loss = _loss_in(outputs)
+        else:
             raise ValueError("Batches must be (inputs, targets) pairs or dicts; write a collate_fn that "
                              "returns one of these.")
-        inputs, targets = batch
-        outputs = model(inputs)
-        return self.loss_fn(outputs, targets), outputs
+        if loss is None:
+            raise ValueError(NO_LOSS)
+        return loss, outputs
 
     def _autocast(self):
         if self.autocast_dtype is None:
@@ -206,7 +218,7 @@ class Trainer:
     def _log(self, window: "_Window", lr: float, over_budget: bool, bar) -> bool:
         """Read the window's numbers (all processes agree on them), stop on a non-finite loss, append to
         history. Returns whether to stop for the time budget."""
-        losses = torch.stack(window.losses)
+        losses = torch.stack(window.losses).float()
         totals = torch.stack([losses.sum(), torch.stack(window.norms).float().sum(),
                               torch.tensor(float(window.items), device=losses.device),
                               torch.tensor(float(over_budget), device=losses.device)])
@@ -315,13 +327,20 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------- helpers
     def _check_batches(self) -> str:
-        """Fail early, before any training, when batches cannot give a loss. Returns the throughput unit."""
+        """Fail before any training when a batch cannot give a loss: one forward pass on one sample (in eval
+        mode, without gradients: no weights, statistics or random state change). Returns the throughput unit."""
         probe = batch_loader(self.train_dataset, self.collate_fn)(torch.tensor([0]))
-        if not isinstance(probe, Mapping) and self.loss_fn is None:
-            raise ValueError(
-                "loss_fn is missing: batches are (inputs, targets), so the Trainer needs "
-                "loss_fn(outputs, targets), e.g. loss_fn=torch.nn.functional.cross_entropy. (Models that "
-                "compute their own loss, like Hugging Face ones, get dict batches with 'labels'.)")
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad(), self._autocast():
+                self._loss(self.model, to_device(probe, self.device))
+        except TypeError as error:   # e.g. model(inputs, targets) on a model that takes only inputs
+            if self.loss_fn is not None:
+                raise
+            raise ValueError(NO_LOSS) from error
+        finally:
+            self.model.train(was_training)
         return count_items(probe)[1]
 
     def _say(self, message: str) -> None:
@@ -362,6 +381,18 @@ def accuracy(outputs, batch) -> dict:
     targets = batch["labels"] if isinstance(batch, Mapping) else batch[1]
     valid = targets != -100
     return {"accuracy": ((logits.argmax(-1) == targets) & valid).sum() / valid.sum().clamp(min=1)}
+
+
+def _loss_in(outputs):
+    """The loss a model returned itself: ``outputs.loss`` / ``outputs["loss"]`` (Hugging Face), the second
+    item of ``(logits, loss)`` (nanoGPT, the course GPT), or a bare scalar; None when there is none."""
+    if isinstance(outputs, Mapping):
+        return outputs.get("loss")
+    if hasattr(outputs, "loss"):
+        return outputs.loss
+    if isinstance(outputs, (tuple, list)) and len(outputs) == 2 and isinstance(outputs[1], torch.Tensor):
+        return outputs[1] if outputs[1].dim() == 0 else None
+    return outputs if isinstance(outputs, torch.Tensor) and outputs.dim() == 0 else None
 
 
 def _every(step: int, interval: int | None) -> bool:
