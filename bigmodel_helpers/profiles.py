@@ -34,9 +34,12 @@ SIZES: dict[str, dict[str, dict]] = {
         "gpu": {},
     },
     "ch04_tools_data": {
-        "smoke": {"imdb_rows": 4000, "loader_batches": 20, "loader_workers": [0, 1], "batch_sizes": [32, 128]},
-        "cpu": {"imdb_rows": None, "loader_batches": 100, "loader_workers": [0, 1, 2], "batch_sizes": [32, 128, 512]},
-        "gpu": {"imdb_rows": None, "loader_batches": 200, "loader_workers": [0, 2, 4], "batch_sizes": [32, 128, 512]},
+        "smoke": {"imdb_rows": 4000, "bpe_vocab": 4000, "grid_images": 8,
+                  "loader_batches": 10, "loader_workers": [0, 2], "batch_sizes": [32, 256]},
+        "cpu": {"imdb_rows": None, "bpe_vocab": 16000, "grid_images": 10,
+                "loader_batches": 40, "loader_workers": [0, 1, 2], "batch_sizes": [32, 256]},
+        "gpu": {"imdb_rows": None, "bpe_vocab": 16000, "grid_images": 10,
+                "loader_batches": 50, "loader_workers": [0, 2, 4], "batch_sizes": [32, 256]},
     },
     "ch06_text": {
         "smoke": {},
