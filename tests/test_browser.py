@@ -25,14 +25,24 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# The notebook the test drives, and the text its widget prints: a slider value and a number derived from it.
-# ch01_overview (sliders -> parameters/memory/FLOPs) replaces the fixture once it runs fast in smoke.
-TARGET = ROOT / "tests" / "fixtures" / "widget_demo.ipynb"
-PRINTED = re.compile(r"n squared = (\d+)")
+# Notebooks the test can drive: path, and the printed number its first slider changes. BROWSER_NOTEBOOK picks
+# one; the default is chapter 1's calculator (sliders -> parameters/memory/FLOPs). The fixture is a tiny
+# notebook for debugging the harness itself: BROWSER_NOTEBOOK=widget_demo make browser-test.
+TARGETS = {
+    "ch01_overview": (ROOT / "chapters" / "ch01_overview.ipynb", re.compile(r"parameters: ([\d,]+)")),
+    "widget_demo": (ROOT / "tests" / "fixtures" / "widget_demo.ipynb", re.compile(r"n squared = (\d+)")),
+}
+BROWSER_NOTEBOOK = os.environ.get("BROWSER_NOTEBOOK", "ch01_overview")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = ROOT / "build" / "browser"
+# True once every code cell has an execution count, or as soon as one shows an error (Run All stops there).
+ALL_CELLS_RAN = """() => {
+    if (document.querySelector(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")) return true;
+    const prompts = [...document.querySelectorAll(".jp-Notebook .jp-CodeCell .jp-InputArea-prompt")];
+    return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+}"""
 KERNEL_CONNECTED = """() => {
     const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
     const session = panel && panel.sessionContext && panel.sessionContext.session;
@@ -116,12 +126,15 @@ def jupyterlab(tmp_path):
     """A JupyterLab server on a free local port serving a smoke copy of TARGET; yields (url, notebook name)."""
     served = tmp_path / "notebooks"   # only the notebook is served; profiles and logs stay outside
     served.mkdir()
-    notebook = _smoke_copy(TARGET, served)
+    if BROWSER_NOTEBOOK not in TARGETS:
+        raise ValueError(f"BROWSER_NOTEBOOK={BROWSER_NOTEBOOK!r}; choose one of {', '.join(TARGETS)}")
+    notebook = _smoke_copy(TARGETS[BROWSER_NOTEBOOK][0], served)
     port, token = _free_port(), secrets.token_hex(16)
     runtime_dir = tmp_path / "runtime"
     for extension, settings in {
             "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},  # no pop-up
-            "notebook-extension/tracker": {"autoStartDefaultKernel": True},   # no "Select Kernel" dialog
+            # no "Select Kernel" dialog; every cell stays in the page (no virtual scrolling) so we can read it
+            "notebook-extension/tracker": {"autoStartDefaultKernel": True, "windowingMode": "none"},
     }.items():
         path = tmp_path / "lab-settings" / "@jupyterlab" / f"{extension}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -148,15 +161,23 @@ def jupyterlab(tmp_path):
             print((tmp_path / "jupyterlab.log").read_text()[-3000:])
 
 
-def _printed_value(page) -> int | None:
-    match = PRINTED.search(page.locator(".jp-OutputArea-output").all_inner_texts().__str__())
-    return int(match.group(1)) if match else None
+def _printed(cell, pattern: re.Pattern, accept, timeout: float = 30) -> str:
+    """Poll the text of ``cell`` until ``pattern``'s first group satisfies ``accept``; return that group."""
+    deadline, value = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        match = pattern.search(cell.inner_text())
+        value = match.group(1) if match else None
+        if accept(value):
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"the widget's printed value stayed {value!r} for {timeout:.0f} s ({pattern.pattern!r})")
 
 
 def test_widget_renders_and_reacts_in_jupyterlab(jupyterlab, tmp_path):
     from playwright.sync_api import sync_playwright
 
     url, name = jupyterlab
+    pattern = TARGETS[BROWSER_NOTEBOOK][1]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     screenshot = SCREENSHOTS / f"{Path(name).stem}.png"
     with sync_playwright() as playwright:
@@ -176,21 +197,24 @@ def test_widget_renders_and_reacts_in_jupyterlab(jupyterlab, tmp_path):
             page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
             page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
 
-            handle = page.locator(".jp-OutputArea .widget-slider .noUi-handle").first
-            # smoke chapters may compute a while before their widget cell; BROWSER_WIDGET_TIMEOUT_S to shorten
-            handle.wait_for(timeout=float(os.environ.get("BROWSER_WIDGET_TIMEOUT_S", 240)) * 1000)
-            page.wait_for_function("() => /n squared = \\d+/.test(document.body.innerText)")
-            before = _printed_value(page)
-            assert before is not None, "the widget rendered but printed nothing"
+            # Let the whole notebook run first: the kernel handles slider events only after the queued cells.
+            page.wait_for_function(ALL_CELLS_RAN, timeout=float(os.environ.get("BROWSER_RUN_TIMEOUT_S", 300)) * 1000,
+                                   polling=500)
+            errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
+            assert errors.count() == 0, f"a cell failed in JupyterLab:\n{errors.first.inner_text()[-2000:]}"
+            # the first cell whose output holds a slider (ipywidgets 8 draws it with noUiSlider)
+            widget_cell = page.locator(".jp-Notebook .jp-Cell").filter(
+                has=page.locator(".jp-OutputArea .widget-slider .noUi-handle")).first
+            widget_cell.wait_for(timeout=10_000)
+            handle = widget_cell.locator(".widget-slider .noUi-handle").first
+            before = _printed(widget_cell, pattern, lambda v: v is not None)
 
-            handle.focus()
+            handle.focus()   # keyboard input on the focused handle is what moves a noUiSlider reliably
             for _ in range(3):
                 page.keyboard.press("ArrowRight")
-            page.wait_for_function(
-                "(before) => { const m = document.body.innerText.match(/n squared = (\\d+)/);"
-                " return m && Number(m[1]) !== before; }", arg=before, timeout=20_000)
+            _printed(widget_cell, pattern, lambda v: v is not None and v != before)
             page.wait_for_function(KERNEL_CONNECTED)   # idle again: the last key press has been printed
-            after = _printed_value(page)
+            after = _printed(widget_cell, pattern, lambda v: v is not None)
             handle.scroll_into_view_if_needed()
             page.screenshot(path=str(screenshot))
         except Exception:
