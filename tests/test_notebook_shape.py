@@ -201,3 +201,30 @@ def test_each_single_defect_is_caught(tmp_path, mutate, message):
     nbformat.write(notebook, path)
     problems = [p for p in shape_problems(path, _fixture_titles) if "Colab badge" not in p]   # tmp path: other badge
     assert any(message in p for p in problems), problems
+
+
+GLOSSARY = ROOT / "chapters" / "glossary.md"
+
+
+def _glossary_anchors() -> set[str]:
+    return set(re.findall(r'<a id="([\w-]+)"></a>', GLOSSARY.read_text(encoding="utf-8")))
+
+
+def test_glossary_has_the_seed_terms_and_every_chapter_anchor():
+    text = GLOSSARY.read_text(encoding="utf-8")
+    for chinese, english in [("大模型", "large model"), ("预训练", "pretraining"), ("微调", "fine-tuning"),
+                             ("反向传播", "backpropagation"), ("注意力机制", "attention"), ("多模态", "multimodal"),
+                             ("知识蒸馏", "knowledge distillation"), ("量化", "quantization")]:
+        assert re.search(rf"\|[^|\n]*{chinese}\s*\|\s*{english}", text), f"glossary lacks {chinese} ({english})"
+    anchors = _glossary_anchors()
+    assert {f"ch{n:02d}" for n in range(1, 12)} <= anchors
+    rows = re.findall(r"^\| <a id=\"[\w-]+\"></a>[^|]+\|[^|]+\|([^|]+)\|$", text, re.MULTILINE)
+    assert len(rows) >= 60 and all(len(d.strip()) > 15 for d in rows), "every term needs a one-line definition"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_glossary_links_point_to_existing_anchors(path):
+    notebook = nbformat.read(path, as_version=4)
+    links = re.findall(r"glossary\.md#([\w-]+)", "\n".join(c.source for c in notebook.cells))
+    missing = sorted(set(links) - _glossary_anchors())
+    assert not missing, f"{path.name} links to glossary anchors that do not exist: {missing}"
