@@ -57,13 +57,16 @@ def _difference(got, expected, atol: float, rtol: float, check_dtype: bool, wher
     if isinstance(expected, (torch.Tensor, np.ndarray)):
         if type(got) is not type(expected) and not (isinstance(got, torch.Tensor) and isinstance(expected, torch.Tensor)):
             return f"{where}: expected a {_describe(expected)}, got a {_describe(got)}", math.inf, False
-        g = got.detach().cpu() if isinstance(got, torch.Tensor) else torch.from_numpy(np.asarray(got))
-        e = expected.detach().cpu() if isinstance(expected, torch.Tensor) else torch.from_numpy(np.asarray(expected))
-        if tuple(g.shape) != tuple(e.shape):
-            return f"{where}: shape mismatch: got {tuple(g.shape)}, expected {tuple(e.shape)}", math.inf, False
+        if tuple(got.shape) != tuple(expected.shape):
+            return f"{where}: shape mismatch: got {tuple(got.shape)}, expected {tuple(expected.shape)}", math.inf, False
+        if isinstance(expected, np.ndarray) and expected.dtype.kind not in "biufc":   # strings, objects: exact
+            same = got.dtype == expected.dtype and bool(np.array_equal(got, expected))
+            return (None, 0.0, True) if same else (f"{where}: the arrays differ", math.inf, False)
+        g = got.detach().cpu() if isinstance(got, torch.Tensor) else torch.from_numpy(np.array(got))
+        e = expected.detach().cpu() if isinstance(expected, torch.Tensor) else torch.from_numpy(np.array(expected))
         if check_dtype and g.dtype != e.dtype:
             return f"{where}: dtype mismatch: got {g.dtype}, expected {e.dtype}", math.inf, False
-        exact = bool(torch.equal(g, e))
+        exact = g.dtype == e.dtype and bool(torch.equal(g, e))
         if g.numel() == 0 or exact:
             return None, 0.0, True
         if e.dtype == torch.bool or not (e.is_floating_point() or e.is_complex()):
@@ -80,6 +83,8 @@ def _difference(got, expected, atol: float, rtol: float, check_dtype: bool, wher
         index = tuple(int(i) for i in np.unravel_index(first, tuple(e.shape))) if e.dim() else ()
         return (f"{where}: max abs diff {max_diff:.3g}, first wrong index {index}, "
                 f"{int(wrong.sum())} of {e.numel()} elements differ"), max_diff, False
+    if isinstance(expected, (bool, np.bool_)) and isinstance(got, (bool, np.bool_)):
+        return (None, 0.0, True) if bool(got) == bool(expected) else (f"{where}: wrong truth value", math.inf, False)
     if isinstance(expected, (bool, np.bool_, str, bytes)) or expected is None:
         if got == expected and type(got) is type(expected):
             return None, 0.0, True
@@ -88,7 +93,8 @@ def _difference(got, expected, atol: float, rtol: float, check_dtype: bool, wher
         return f"{where}: wrong {_describe(expected)}", math.inf, False
     if _is_number(expected):
         if not _is_number(got):
-            return f"{where}: expected a number, got a {_describe(got)}", math.inf, False
+            advice = " (.item() turns a one-element tensor into a number)" if isinstance(got, torch.Tensor) else ""
+            return f"{where}: expected a number, got a {_describe(got)}{advice}", math.inf, False
         if got == expected:
             return None, 0.0, True
         diff = abs(complex(got) - complex(expected))

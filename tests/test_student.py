@@ -198,3 +198,67 @@ def test_student_chapter_runs_through(path, tmp_path):
     learner = _execute(ROOT / "student" / path.name, tmp_path, timeout=240)
     verdicts = _check_outputs(learner)
     assert verdicts and all("NOT passed" in v for v in verdicts), verdicts
+
+
+def _solution_names(source: str) -> set[str]:
+    tree = ast.parse(source)
+    names = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return names
+
+
+def placeholder_uses(notebook) -> list[str]:
+    """Cells that would crash in the student copy because they use an exercise's answer outside its check.
+
+    In the student copy a solution's functions raise NotImplementedError and its values are None, so only the
+    check cell may touch them (as the checked candidate or value). Any other later cell that calls or reads
+    them stops "Run All" for the learner. Cells parse after IPython magics are turned into Python.
+    """
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    problems, answers = [], set()
+    cells = notebook.cells
+    for index, cell in enumerate(cells):
+        if cell.cell_type != "code":
+            continue
+        if "solution" in student.tags(cell):
+            answers |= _solution_names(cell.source)
+            continue
+        if not answers:
+            continue
+        try:
+            tree = ast.parse(TransformerManager().transform_cell(cell.source))
+        except SyntaxError:
+            continue
+        is_check = index > 0 and "solution" in student.tags(cells[index - 1])
+        if is_check:   # only calls of an answer that happen outside the check call itself would crash
+            allowed = {id(arg) for node in ast.walk(tree) if isinstance(node, ast.Call)
+                       and ast.unparse(node.func).split(".")[-1] in ("check_function", "check_value")
+                       for arg in node.args + [k.value for k in node.keywords]}
+            used = {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Name) and node.func.id in answers and id(node) not in allowed}
+        else:
+            assigned = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+            used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+                    and n.id in answers - assigned}
+        if used:
+            problems.append(f"cell {index} uses {', '.join(sorted(used))} from a solution cell; in the student "
+                            "copy that is a placeholder (NotImplementedError / None), so this cell would crash")
+    return problems
+
+
+def test_placeholder_use_detector_catches_a_late_use():
+    notebook = nbformat.read(FIXTURE, as_version=4)
+    assert placeholder_uses(notebook) == []
+    notebook.cells.insert(-1, nbformat.v4.new_code_cell('print(f"{N_PARAMS:,} parameters", softmax(x).shape)'))
+    assert len(placeholder_uses(notebook)) == 1 and "N_PARAMS, softmax" in placeholder_uses(notebook)[0]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_student_copy_only_uses_answers_in_checks(path):
+    """Static and cheap: the learner's copy must not crash after a placeholder (see placeholder_uses)."""
+    problems = placeholder_uses(nbformat.read(path, as_version=4))
+    assert not problems, f"{path.name}:\n- " + "\n- ".join(problems)
