@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_model
 from torch.utils.data import Dataset, TensorDataset, default_collate
 
 from bigmodel_helpers.train import (Trainer, TrainConfig, TrainingDiverged, accuracy, latest_checkpoint,
@@ -69,9 +69,17 @@ def checkpoint_step(checkpoint_dir) -> int:
 # ------------------------------------------------------------------------ kill -9 and exact resume
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> Path:
-    """Final weights of a run nobody interrupted (dropout on, so the RNG state must be resumed too)."""
+    """Final weights of a run nobody interrupted (dropout on, so the RNG state must be resumed too), trained
+    in this process with the script's settings (one thread, like the script) to save a process start."""
     folder = tmp_path_factory.mktemp("uninterrupted")
-    finish(run_script("--out", folder / "final.safetensors", "--checkpoint-dir", folder / "ckpt"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        trainer = tiny_lm.make_trainer(str(folder / "ckpt"))
+        trainer.fit()
+    finally:
+        torch.set_num_threads(threads)
+    save_model(trainer.model, str(folder / "final.safetensors"))
     return folder / "final.safetensors"
 
 
@@ -213,6 +221,13 @@ def test_hugging_face_model_with_dict_batches_and_tied_weights_saves_and_loads(t
         assert torch.equal(value, fresh.state_dict()[name]), name
 
 
+def test_a_save_removes_what_killed_writers_left_behind(tmp_path):
+    (tmp_path / ".tmp-step_00000002-999").mkdir(parents=True)
+    (tmp_path / ".tmp-best.json-999").write_text("{")
+    save_checkpoint(tmp_path, 3, mlp(), {"step": 3})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step_00000003"]
+
+
 def test_torch_compile_prefix_never_reaches_the_saved_keys(tmp_path):
     compiled = torch.compile(mlp())            # lazy: nothing is compiled until it is called
     save_checkpoint(tmp_path, 1, compiled, {"step": 1})
@@ -280,6 +295,32 @@ def test_plot_history_draws_loss_and_grad_norm():
     fig = plot_history(history)
     assert [ax.get_title() for ax in fig.axes] == ["loss", "gradient norm (before clipping)"]
     assert len(fig.axes[0].lines) == 2
+
+
+def test_live_plot_shows_one_output_and_then_replaces_it(monkeypatch):
+    pytest.importorskip("IPython")
+    import matplotlib
+    matplotlib.use("Agg")
+    from bigmodel_helpers.train import plot
+
+    calls = []
+
+    class RecordingHandle:
+        def display(self, image):
+            calls.append(("display", image.data[:4]))
+
+        def update(self, image):
+            calls.append(("update", image.data[:4]))
+
+    assert plot.LivePlot().handle is None, "outside a notebook kernel it does nothing"
+    monkeypatch.setattr(plot, "in_notebook_kernel", lambda: True)
+    monkeypatch.setattr("IPython.display.DisplayHandle", RecordingHandle)
+    live = plot.LivePlot()
+    history = {"step": [1, 2], "loss": [2.0, 1.0], "lr": [0.1, 0.1], "grad_norm": [3.0, 2.0], "eval_step": [],
+               "val_loss": []}
+    live.update(history)
+    live.update(history)
+    assert calls == [("display", b"\x89PNG"), ("update", b"\x89PNG")]
 
 
 # ---------------------------------------------------------------------------- clear errors

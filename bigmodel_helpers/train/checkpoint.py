@@ -134,7 +134,10 @@ def _prune(folder: Path, keep: int) -> None:
         if best is None or old.name != best.name:
             shutil.rmtree(old, ignore_errors=True)
     for stale in folder.glob(".tmp-*"):   # left behind by a writer that was killed
-        shutil.rmtree(stale, ignore_errors=True)
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -40,8 +40,8 @@ class TrainConfig:
     checkpoint_every: int | None = None
     checkpoint_dir: str | None = None
     keep_checkpoints: int = 1           # newest step checkpoints kept (the best one is kept as well)
-    log_every: int = 10
-    seed: int = 0
+    log_every: int = 10                 # history gets one row (window means) every log_every steps
+    seed: int = 0                       # data order; dropout etc. (fit() seeds torch, numpy, random)
     time_budget_s: float | None = None
     device: str = "auto"
     compile: bool = False

@@ -112,13 +112,25 @@ class Trainer:
         bar = tqdm(total=cfg.max_steps, initial=self.step, desc="train", disable=not (cfg.progress and main),
                    dynamic_ncols=True)
         live = LivePlot() if cfg.plot and main else None
-        last_draw = 0.0
-        window = _Window(self.step)
-        start = self._fit_start = time.perf_counter()
-        stop_reason = None
+        self._fit_start = time.perf_counter()
         self.model.train()
         stream = batch_stream(self.train_dataset, self.sampler, self.step, cfg.max_steps, self.collate_fn,
                               cfg.num_workers, pin_memory=self.device.type == "cuda")
+        try:
+            stop_reason = self._loop(stream, bar, live)
+        except KeyboardInterrupt:   # the notebook's stop button: keep what was trained, say how to go on
+            self.optimizer.zero_grad(set_to_none=True)   # drop a half-accumulated step
+            self._say(f"Interrupted after step {self.step}; call fit() again to continue from there.")
+            raise
+        finally:
+            bar.close()
+            self.elapsed_s = self._elapsed()
+        self._say(self._summary(stop_reason))
+        return self.history
+
+    def _loop(self, stream, bar, live) -> str | None:
+        """The steps of one fit() call; returns why it stopped early (None when it reached max_steps)."""
+        cfg, window, stop_reason, last_draw = self.cfg, _Window(self.step), None, 0.0
         for step, micro_batches in stream:
             lr = lr_at(cfg, step)
             for group in self.optimizer.param_groups:
@@ -127,7 +139,8 @@ class Trainer:
             self.step = step + 1
             bar.update(1)
 
-            over_budget = cfg.time_budget_s is not None and time.perf_counter() - start > cfg.time_budget_s
+            over_budget = (cfg.time_budget_s is not None
+                           and time.perf_counter() - self._fit_start > cfg.time_budget_s)
             done = self.step == cfg.max_steps
             evaluate = self.val_dataset is not None and (done or _every(self.step, cfg.eval_every))
             save = cfg.checkpoint_dir is not None and (done or _every(self.step, cfg.checkpoint_every))
@@ -146,7 +159,7 @@ class Trainer:
                 for name, value in metrics.items():
                     self.history.setdefault(name, []).append(value)
                 is_best = self.best_val_loss is None or metrics["val_loss"] < self.best_val_loss
-                self.best_val_loss = min(metrics["val_loss"], self.best_val_loss or math.inf)
+                self.best_val_loss = metrics["val_loss"] if is_best else self.best_val_loss
             if save or (is_best and cfg.checkpoint_dir is not None):
                 self._save(is_best)
             if live is not None and (evaluate or done or stop_reason or time.perf_counter() - last_draw > 2):
@@ -155,10 +168,11 @@ class Trainer:
             window.restart(self.step)   # throughput excludes evaluation and checkpoint time
             if stop_reason:
                 break
-        bar.close()
-        self.elapsed_s += time.perf_counter() - start
-        self._say(self._summary(stop_reason))
-        return self.history
+        return stop_reason
+
+    def _elapsed(self) -> float:
+        """Training seconds over all fit() calls, resumed runs included."""
+        return self.elapsed_s + time.perf_counter() - self._fit_start
 
     def _train_step(self, micro_batches: list) -> tuple[torch.Tensor, torch.Tensor, int]:
         """Forward/backward every micro-batch, then one optimizer step. Returns (loss, grad norm, items),
@@ -237,7 +251,7 @@ class Trainer:
         seconds = max(time.perf_counter() - window.t0, 1e-9)
         row = {"step": self.step, "loss": loss_sum / (steps * world), "lr": lr, "grad_norm": norm_sum /
                (steps * world), "throughput": items / seconds,
-               "time_s": self.elapsed_s + time.perf_counter() - self._fit_start}
+               "time_s": self._elapsed()}
         for key, value in row.items():
             self.history[key].append(value)
         val = f", val_loss={self.history['val_loss'][-1]:.4f}" if self.history["val_loss"] else ""
@@ -289,7 +303,7 @@ class Trainer:
         if self.procs.main:
             state = {"format": 1, "step": self.step, "optimizer": self.optimizer.state_dict(),
                      "scaler": self.scaler.state_dict() if self.scaler else None, "rng": rngs,
-                     "sampler": self.sampler.state(), "history": self.history, "elapsed_s": self.elapsed_s,
+                     "sampler": self.sampler.state(), "history": self.history, "elapsed_s": self._elapsed(),
                      "best_val_loss": self.best_val_loss, "config": vars(self.cfg).copy()}
             save_checkpoint(self.cfg.checkpoint_dir, self.step, self.model, state,
                             best_val_loss=self.best_val_loss if is_best else None, keep=self.cfg.keep_checkpoints)
