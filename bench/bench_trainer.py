@@ -28,9 +28,9 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset, TensorDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bigmodel_helpers import assets  # noqa: E402
-from bigmodel_helpers.gpt import GPT, GPTConfig  # noqa: E402
-from bigmodel_helpers.train import Trainer, TrainConfig, lr_at  # noqa: E402
+from bigmodel_helpers import assets
+from bigmodel_helpers.gpt import GPT, GPTConfig
+from bigmodel_helpers.train import TrainConfig, Trainer, lr_at
 
 
 # ------------------------------------------------------------------------------------------- workloads
@@ -44,7 +44,7 @@ class Workload:
 
     @property
     def model_has_loss(self) -> bool:
-        return self.unit == "tokens"                 # the GPT: model(idx, targets) -> (logits, loss)
+        return self.unit == "tokens"  # the GPT: model(idx, targets) -> (logits, loss)
 
     def loss(self, model, inputs, targets):
         if self.model_has_loss:
@@ -53,11 +53,11 @@ class Workload:
 
 
 def mnist_workload(synthetic: bool = False) -> Workload:
-    if synthetic:   # same shapes and dtypes; the speed does not depend on the values
+    if synthetic:  # same shapes and dtypes; the speed does not depend on the values
         x, y = torch.rand(50_000, 784).numpy(), torch.randint(0, 10, (50_000,)).numpy()
     else:
         x, y = assets.load_mnist()["train"]
-    make = lambda: torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10))  # noqa
+    make = lambda: torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10))
     return Workload("MLP on MNIST", "samples", make, torch.from_numpy(x), torch.from_numpy(y), 128, 1e-3, 128)
 
 
@@ -70,8 +70,16 @@ def shakespeare_workload(synthetic: bool = False, chars: int = 1_000_000, block:
     ids = _encode(text, vocab)
     windows = ids[: len(ids) // (block + 1) * (block + 1)].view(-1, block + 1)
     cfg = GPTConfig(vocab_size=len(vocab), block_size=block, n_layer=5, n_head=4, n_embd=128)
-    return Workload(f"GPT {GPT(cfg).num_parameters() / 1e6:.2f}M on Shakespeare chars", "tokens",
-                    lambda: GPT(cfg), windows[:, :-1].contiguous(), windows[:, 1:].contiguous(), 16, 1e-3, 16 * block)
+    return Workload(
+        f"GPT {GPT(cfg).num_parameters() / 1e6:.2f}M on Shakespeare chars",
+        "tokens",
+        lambda: GPT(cfg),
+        windows[:, :-1].contiguous(),
+        windows[:, 1:].contiguous(),
+        16,
+        1e-3,
+        16 * block,
+    )
 
 
 def _encode(text: str, vocab: list[str]) -> torch.Tensor:
@@ -81,8 +89,18 @@ def _encode(text: str, vocab: list[str]) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------------------- contenders
 def config(w: Workload, steps: int, device: str) -> TrainConfig:
-    return TrainConfig(max_steps=steps, batch_size=w.batch_size, lr=w.lr, weight_decay=0.01, warmup_steps=steps // 10,
-                       clip_norm=1.0, schedule="cosine", log_every=10, progress=False, device=device)
+    return TrainConfig(
+        max_steps=steps,
+        batch_size=w.batch_size,
+        lr=w.lr,
+        weight_decay=0.01,
+        warmup_steps=steps // 10,
+        clip_norm=1.0,
+        schedule="cosine",
+        log_every=10,
+        progress=False,
+        device=device,
+    )
 
 
 def course_trainer(w: Workload, steps: int, device: str) -> float:
@@ -102,15 +120,20 @@ def hand_loop(w: Workload, steps: int, device: str) -> float:
     cfg = config(w, steps, device)
     model = w.make_model().to(device)
     params = list(model.parameters())
-    optimizer = torch.optim.AdamW([{"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.01},
-                                   {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}], lr=w.lr)
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.01},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        ],
+        lr=w.lr,
+    )
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda")
     start = _clock()
     order, position = torch.randperm(len(w.inputs)), 0
     for step in range(steps):
         if position + w.batch_size > len(order):
             order, position = torch.randperm(len(w.inputs)), 0
-        index = order[position:position + w.batch_size]
+        index = order[position : position + w.batch_size]
         position += w.batch_size
         inputs, targets = w.inputs[index].to(device), w.targets[index].to(device)
         for group in optimizer.param_groups:
@@ -151,16 +174,30 @@ class WithLoss(torch.nn.Module):
 
 def hf_trainer(w: Workload, steps: int, device: str) -> float:
     import transformers
+
     torch.manual_seed(0)
     model = WithLoss(w)
     with tempfile.TemporaryDirectory() as out:
         args = transformers.TrainingArguments(
-            output_dir=out, max_steps=steps, per_device_train_batch_size=w.batch_size, learning_rate=w.lr,
-            weight_decay=0.01, lr_scheduler_type="cosine", warmup_steps=steps // 10, max_grad_norm=1.0,
-            logging_steps=10, save_strategy="no", report_to="none", disable_tqdm=True, use_cpu=device == "cpu",
-            bf16=device == "cuda", dataloader_num_workers=0, seed=0)
+            output_dir=out,
+            max_steps=steps,
+            per_device_train_batch_size=w.batch_size,
+            learning_rate=w.lr,
+            weight_decay=0.01,
+            lr_scheduler_type="cosine",
+            warmup_steps=steps // 10,
+            max_grad_norm=1.0,
+            logging_steps=10,
+            save_strategy="no",
+            report_to="none",
+            disable_tqdm=True,
+            use_cpu=device == "cpu",
+            bf16=device == "cuda",
+            dataloader_num_workers=0,
+            seed=0,
+        )
         trainer = transformers.Trainer(model=model, args=args, train_dataset=DictDataset(w))
-        trainer.remove_callback(transformers.PrinterCallback)   # it prints every log as a dict
+        trainer.remove_callback(transformers.PrinterCallback)  # it prints every log as a dict
         start = _clock()
         trainer.train()
         return _synced(start, device)
@@ -190,7 +227,7 @@ def measure(w: Workload, steps: int, repeats: int, device: str) -> dict[str, dic
     rates = {name: {"wall": [], "cpu": []} for name in CONTENDERS}
     for _ in range(repeats):
         for name, run in CONTENDERS.items():
-            with contextlib.redirect_stdout(io.StringIO()):   # end-of-run summaries
+            with contextlib.redirect_stdout(io.StringIO()):  # end-of-run summaries
                 wall, cpu = run(w, steps, device)
             rates[name]["wall"].append(w.items_per_step * steps / wall)
             rates[name]["cpu"].append(w.items_per_step * steps / cpu)
@@ -203,10 +240,15 @@ def table(w: Workload, steps: int, rates: dict, device: str) -> str:
     clocks = ("wall", "cpu") if device == "cpu" else ("wall",)
     hand = {c: statistics.median(rates["hand-written loop"][c]) for c in clocks}
     head = "".join(f" {c + '-time ' + w.unit + '/s':>24} {'vs hand':>8}" for c in clocks)
-    lines = [f"{w.name}: {steps} steps of {w.items_per_step} {w.unit}", f"  {'contender':<18}{head}   wall runs"]
+    lines = [
+        f"{w.name}: {steps} steps of {w.items_per_step} {w.unit}",
+        f"  {'contender':<18}{head}   wall runs",
+    ]
     for name, by_clock in rates.items():
-        cells = "".join(f" {statistics.median(by_clock[c]):>24,.0f} {statistics.median(by_clock[c]) / hand[c]:>7.3f}x"
-                        for c in clocks)
+        cells = "".join(
+            f" {statistics.median(by_clock[c]):>24,.0f} {statistics.median(by_clock[c]) / hand[c]:>7.3f}x"
+            for c in clocks
+        )
         runs = ", ".join(f"{v:,.0f}" for v in by_clock["wall"])
         lines.append(f"  {name:<18}{cells}   {runs}")
     return "\n".join(lines)
@@ -218,16 +260,23 @@ def main(argv=None) -> int:
     parser.add_argument("--gpt-steps", type=int, default=30, help="optimizer steps per GPT run")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds per workload")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    parser.add_argument("--synthetic", action="store_true",
-                        help="random data of the same shapes (for machines without the course's data packages)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (1: steadier numbers on a shared machine)")
+    parser.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="random data of the same shapes (for machines without the course's data packages)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads (1: steadier numbers on a shared machine)"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    import transformers   # imported up front so its import time is not charged to a contender
-    print(f"torch {torch.__version__}, transformers {transformers.__version__}, device {args.device}, "
-          f"{torch.get_num_threads()} thread(s); bf16 autocast for all on cuda, fp32 on cpu"
-          f"{'; synthetic data' if args.synthetic else ''}")
+    import transformers  # imported up front so its import time is not charged to a contender
+
+    print(
+        f"torch {torch.__version__}, transformers {transformers.__version__}, device {args.device}, "
+        f"{torch.get_num_threads()} thread(s); bf16 autocast for all on cuda, fp32 on cpu"
+        f"{'; synthetic data' if args.synthetic else ''}"
+    )
     for make, steps in ((mnist_workload, args.steps), (shakespeare_workload, args.gpt_steps)):
         w = make(args.synthetic)
         print(table(w, steps, measure(w, steps, args.repeats, args.device), args.device), flush=True)

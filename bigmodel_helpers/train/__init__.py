@@ -11,5 +11,15 @@ from .distributed import launch_torchrun
 from .plot import plot_history
 from .trainer import Trainer, TrainingDiverged, accuracy
 
-__all__ = ["Trainer", "TrainConfig", "TrainingDiverged", "accuracy", "best_checkpoint", "latest_checkpoint",
-           "launch_torchrun", "load_weights", "lr_at", "plot_history"]
+__all__ = [
+           "TrainConfig",
+           "Trainer",
+           "TrainingDiverged",
+           "accuracy",
+           "best_checkpoint",
+           "latest_checkpoint",
+           "launch_torchrun",
+           "load_weights",
+           "lr_at",
+           "plot_history",
+]

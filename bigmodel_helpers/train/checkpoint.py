@@ -101,7 +101,8 @@ def load_checkpoint(path: str | Path, model: torch.nn.Module, device: torch.devi
     return torch.load(path / STATE, map_location="cpu", weights_only=True)
 
 
-def load_weights(model: torch.nn.Module, weights_file: str | Path, device: torch.device | str = "cpu") -> None:
+def load_weights(model: torch.nn.Module, weights_file: str | Path,
+                 device: torch.device | str = "cpu") -> None:
     """Load a ``model.safetensors`` into ``model``, with a clear error when the shapes do not fit."""
     model = unwrap(model)
     problems = _shape_mismatches(model, weights_file)
@@ -115,8 +116,9 @@ def load_weights(model: torch.nn.Module, weights_file: str | Path, device: torch
 
 def _shape_mismatches(model: torch.nn.Module, weights_file) -> list[str]:
     expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
-    with safe_open(str(weights_file), framework="pt") as f:
-        stored = {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
+    with safe_open(str(weights_file), framework="pt") as f:   # reads the header only
+        names = f.keys()   # (safe_open is not iterable)
+        stored = {name: tuple(f.get_slice(name).get_shape()) for name in names}
     problems = [f"{name!r} is {list(shape)} there but {list(expected[name])} here"
                 for name, shape in stored.items() if name in expected and expected[name] != shape]
     problems += [f"{name!r} is not in this model" for name in stored if name not in expected]

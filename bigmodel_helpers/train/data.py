@@ -32,8 +32,8 @@ class StepSampler:
         if drop_last and self.global_batch > n:
             raise ValueError(
                 f"One step needs batch_size x grad_accum x processes = {micro_batch} x {grad_accum} x "
-                f"{world_size} = {self.global_batch} samples but the dataset has only {n}, and drop_last=True "
-                "would leave no batch at all: lower batch_size (or grad_accum), or set drop_last=False.")
+                f"{world_size} = {self.global_batch} samples but the dataset has only {n}, and "
+                "drop_last=True would leave no batch at all: lower batch_size (or grad_accum), or set drop_last=False.")
         self.steps_per_epoch = n // self.global_batch if drop_last else -(-n // self.global_batch)
         self._epoch, self._order = None, None
 
@@ -76,7 +76,8 @@ def batch_stream(dataset, sampler: StepSampler, first_step: int, last_step: int,
         for step in range(first_step, last_step):
             yield step, [load(ids) for ids in sampler.micro_batches(step)]
         return
-    index_lists = (ids.tolist() for step in range(first_step, last_step) for ids in sampler.micro_batches(step))
+    index_lists = (ids.tolist() for step in range(first_step, last_step)
+                   for ids in sampler.micro_batches(step))
     loader = iter(DataLoader(dataset, batch_sampler=index_lists, collate_fn=collate_fn or default_collate,
                              num_workers=num_workers, pin_memory=pin_memory))
     for step in range(first_step, last_step):

@@ -63,9 +63,11 @@ def launch_torchrun(script_path: str | Path, nproc: int = 2, args: list[str] | t
     """
     script_path = Path(script_path)
     if not script_path.is_file():
-        raise FileNotFoundError(f"No training script at {script_path}: write it first (e.g. with %%writefile).")
+        raise FileNotFoundError(f"No training script at {script_path}: write it first (e.g. with "
+                                "%%writefile in a notebook cell).")
     if not (isinstance(nproc, int) and nproc >= 1):
-        raise ValueError(f"nproc={nproc!r} must be a whole number >= 1 (one process per GPU, or a few on CPU).")
+        raise ValueError(f"nproc={nproc!r} must be a whole number >= 1 (one process per GPU, or a few "
+                         "on CPU).")
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
                str(script_path), *map(str, args)]
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}

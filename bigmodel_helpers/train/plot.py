@@ -52,7 +52,7 @@ class LivePlot:
         if self.handle is None or not history["step"]:
             return
         from IPython.display import Image
-        from matplotlib.figure import Figure   # not pyplot: no global figure left to show twice
+        from matplotlib.figure import Figure  # not pyplot: no global figure left to show twice
         png = io.BytesIO()
         plot_history(history, Figure(figsize=(10, 3.5))).savefig(png, format="png", dpi=80)
         image = Image(data=png.getvalue())

@@ -27,12 +27,18 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from ..env import pick_device
-from .checkpoint import best_checkpoint, latest_checkpoint, load_checkpoint, load_weights, save_checkpoint, unwrap
+from .checkpoint import (
+    best_checkpoint,
+    latest_checkpoint,
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+    unwrap,
+)
 from .config import TrainConfig, lr_at
 from .data import StepSampler, batch_loader, batch_stream, count_items, to_device
 from .distributed import join_process_group
 from .plot import LivePlot
-
 
 NO_LOSS = ("loss_fn is missing and the model gives no loss. Pass loss_fn(outputs, targets), e.g. "
            "loss_fn=torch.nn.functional.cross_entropy, or use a model that computes its own loss: "
@@ -51,7 +57,8 @@ class Trainer:
     ``loss_fn`` the one the model computes itself, ``model(inputs, targets)`` (see ``_loss_in``). Dict
     batches go in as ``model(**batch)``; the loss is ``outputs.loss`` (Hugging Face, with ``labels`` in the
     batch) or ``loss_fn(outputs, batch)``.
-    ``metrics_fn(outputs, batch) -> {name: batch mean}`` adds ``val_<name>`` to evaluations (see ``accuracy``).
+    ``metrics_fn(outputs, batch) -> {name: batch mean}`` adds ``val_<name>`` to evaluations (see
+    ``accuracy``).
     """
 
     def __init__(self, model: torch.nn.Module, cfg: TrainConfig, train_dataset, val_dataset=None,
@@ -82,8 +89,8 @@ class Trainer:
             raise ValueError("The model has no trainable parameters (all have requires_grad=False).")
         groups = [{"params": [p for p in self.params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
                   {"params": [p for p in self.params if p.dim() < 2], "weight_decay": 0.0}]   # biases, norms
-        self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=lr_at(cfg, 0), betas=cfg.betas,
-                                           fused=True if self.device.type == "cuda" else None)
+        self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=lr_at(cfg, 0),
+                                           betas=cfg.betas, fused=True if self.device.type == "cuda" else None)
         self.ddp = None
         self.train_model = model if model is not self.model and not self.procs.distributed else self.model
         if self.procs.distributed:   # gradients are all-reduced during backward()
@@ -229,7 +236,7 @@ class Trainer:
             return nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
 
-    def _log(self, window: "_Window", lr: float, over_budget: bool, bar) -> bool:
+    def _log(self, window: _Window, lr: float, over_budget: bool, bar) -> bool:
         """Read the window's numbers (all processes agree on them), stop on a non-finite loss, append to
         history. Returns whether to stop for the time budget."""
         losses = torch.stack(window.losses).float()
@@ -306,7 +313,8 @@ class Trainer:
                      "sampler": self.sampler.state(), "history": self.history, "elapsed_s": self._elapsed(),
                      "best_val_loss": self.best_val_loss, "config": vars(self.cfg).copy()}
             save_checkpoint(self.cfg.checkpoint_dir, self.step, self.model, state,
-                            best_val_loss=self.best_val_loss if is_best else None, keep=self.cfg.keep_checkpoints)
+                            best_val_loss=self.best_val_loss if is_best else None,
+                            keep=self.cfg.keep_checkpoints)
         if self.procs.distributed:
             dist.barrier()   # nobody races ahead (or resumes) before the checkpoint is complete
 
@@ -318,8 +326,8 @@ class Trainer:
         state = load_checkpoint(path, self.model, self.device)
         if state["sampler"] != self.sampler.state():
             raise ValueError(
-                f"The checkpoint {path} was trained with {state['sampler']} (samples, global batch, seed) but "
-                f"this run has {self.sampler.state()}; resuming exactly needs the same. Use a new "
+                f"The checkpoint {path} was trained with {state['sampler']} (samples, global batch, seed) "
+                f"but this run has {self.sampler.state()}; resuming exactly needs the same. Use a new "
                 "checkpoint_dir, or restore the dataset / batch_size / grad_accum / processes / seed.")
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scaler is not None and state["scaler"] is not None:
@@ -342,7 +350,8 @@ class Trainer:
     # ------------------------------------------------------------------------------------- helpers
     def _check_batches(self) -> str:
         """Fail before any training when a batch cannot give a loss: one forward pass on one sample (in eval
-        mode, without gradients: no weights, statistics or random state change). Returns the throughput unit."""
+        mode, without gradients: no weights, statistics or random state change). Returns the throughput
+        unit."""
         probe = batch_loader(self.train_dataset, self.collate_fn)(torch.tensor([0]))
         was_training = self.model.training
         self.model.eval()
@@ -419,8 +428,8 @@ def _resolve_precision(precision: str, device: torch.device) -> str:
     if precision == "auto":
         return ("bf16" if bf16_gpu else "fp16") if device.type == "cuda" else "fp32"
     if precision == "fp16" and device.type != "cuda":
-        raise ValueError(f"precision='fp16' needs a CUDA GPU (its grad scaler is CUDA-only); on {device.type} "
-                         "use 'bf16' or 'fp32'.")
+        raise ValueError(f"precision='fp16' needs a CUDA GPU (its grad scaler is CUDA-only); on "
+                         f"{device.type} use 'bf16' or 'fp32'.")
     if precision == "bf16" and device.type == "cuda" and not bf16_gpu:
         raise ValueError("This GPU has no native bf16: use precision='fp16' (or 'auto', which picks it).")
     return precision

@@ -17,8 +17,8 @@ import torch
 from safetensors.torch import save_model
 from torch.utils.data import TensorDataset, default_collate
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))   # the checkout's bigmodel_helpers
-from bigmodel_helpers.train import Trainer, TrainConfig, checkpoint  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout's bigmodel_helpers
+from bigmodel_helpers.train import TrainConfig, Trainer, checkpoint
 
 VOCAB, CONTEXT = 16, 8
 
@@ -33,7 +33,7 @@ class TinyLM(torch.nn.Module):
         self.head = torch.nn.Linear(dim, VOCAB, bias=False)
         self.head.weight = self.embed.weight
 
-    def forward(self, tokens):                      # (B, T) -> (B, T, VOCAB)
+    def forward(self, tokens):  # (B, T) -> (B, T, VOCAB)
         h = self.embed(tokens)
         return self.head(h + self.mlp(h))
 
@@ -45,7 +45,7 @@ def lm_loss(logits, targets):
 def make_data(n, seed):
     g = torch.Generator().manual_seed(seed)
     start = torch.randint(0, VOCAB, (n, 1), generator=g)
-    tokens = (start + torch.arange(CONTEXT + 1)) % VOCAB          # next token = current + 1
+    tokens = (start + torch.arange(CONTEXT + 1)) % VOCAB  # next token = current + 1
     noise = torch.rand(n, CONTEXT + 1, generator=g) < 0.1
     tokens = torch.where(noise, torch.randint(0, VOCAB, tokens.shape, generator=g), tokens)
     return TensorDataset(tokens[:, :-1], tokens[:, 1:])
@@ -68,20 +68,34 @@ def install_kill_hook(at: int):
     checkpoint.before_commit = kill_in_the_middle_of_writing
 
 
-def make_trainer(out_checkpoint_dir=None, max_steps=30, batch_size=8, grad_accum=1, checkpoint_every=5,
-                 dropout=0.1) -> Trainer:
+def make_trainer(
+    out_checkpoint_dir=None, max_steps=30, batch_size=8, grad_accum=1, checkpoint_every=5, dropout=0.1
+) -> Trainer:
     torch.manual_seed(1234)
     model = TinyLM(dropout=dropout)
-    cfg = TrainConfig(max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum, lr=3e-2, warmup_steps=3,
-                      eval_every=10, checkpoint_every=checkpoint_every, checkpoint_dir=out_checkpoint_dir,
-                      log_every=5, progress=False, device="cpu")
-    return Trainer(model, cfg, make_data(96, seed=1), make_data(24, seed=2), loss_fn=lm_loss,
-                   collate_fn=slow_collate)
+    cfg = TrainConfig(
+        max_steps=max_steps,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        lr=3e-2,
+        warmup_steps=3,
+        eval_every=10,
+        checkpoint_every=checkpoint_every,
+        checkpoint_dir=out_checkpoint_dir,
+        log_every=5,
+        progress=False,
+        device="cpu",
+    )
+    return Trainer(
+        model, cfg, make_data(96, seed=1), make_data(24, seed=2), loss_fn=lm_loss, collate_fn=slow_collate
+    )
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--out", required=True, help="final weights (.safetensors); '.rankN' added under torchrun")
+    parser.add_argument(
+        "--out", required=True, help="final weights (.safetensors); '.rankN' added under torchrun"
+    )
     parser.add_argument("--checkpoint-dir", default=None)
     parser.add_argument("--max-steps", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=8)
@@ -92,8 +106,14 @@ def main():
     torch.set_num_threads(1)
     if os.environ.get("KILL_AT_CHECKPOINT"):
         install_kill_hook(int(os.environ["KILL_AT_CHECKPOINT"]))
-    trainer = make_trainer(args.checkpoint_dir, args.max_steps, args.batch_size, args.grad_accum,
-                           args.checkpoint_every, args.dropout)
+    trainer = make_trainer(
+        args.checkpoint_dir,
+        args.max_steps,
+        args.batch_size,
+        args.grad_accum,
+        args.checkpoint_every,
+        args.dropout,
+    )
     history = trainer.fit()
     out = args.out
     if trainer.procs.distributed:
