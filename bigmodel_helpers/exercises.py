@@ -21,7 +21,8 @@ Strict mode (the one switch): ``exercises.STRICT`` is ``True`` by default, and t
 verdict -- so executing an instructor notebook in CI fails when a solution is wrong. The student build
 (``python -m bigmodel_helpers.student``) inserts a cell ``exercises.STRICT = False`` after the parameters
 cell of every student copy: there a failed check only prints its verdict and returns ``False``, and
-"Run All" carries on. Write the check cell as a plain call, e.g. ``check_function("softmax", softmax, ...)``.
+"Run All" carries on. Write the check cell as a plain call, e.g. ``check_function("softmax", softmax, ...);``
+(the ``;`` keeps Jupyter from echoing ``True`` under the verdict); never wrap it in ``assert``.
 """
 
 from __future__ import annotations
