@@ -142,24 +142,11 @@ def test_kill_9_mid_run_and_during_checkpoint_write_then_resume_matches_uninterr
 
 # ---------------------------------------------------------------------------------- torchrun / DDP
 def test_torchrun_two_processes_match_one_process_with_the_same_global_batch(tmp_path, capsys):
+    """2 processes x 2 micro-batches of 2 (gradient accumulation under DDP's no_sync) = one batch of 8."""
     out = tmp_path / "final.safetensors"
-    launch_torchrun(
-        TINY_LM,
-        nproc=2,
-        env={"OMP_NUM_THREADS": "1"},
-        args=[
-            "--out",
-            out,
-            "--checkpoint-dir",
-            tmp_path / "ckpt",
-            "--batch-size",
-            4,
-            "--max-steps",
-            12,
-            "--dropout",
-            0,
-        ],
-    )
+    args = ["--out", out, "--checkpoint-dir", tmp_path / "ckpt", "--max-steps", 12, "--dropout", 0]
+    launch_torchrun(TINY_LM, nproc=2, env={"OMP_NUM_THREADS": "1"},
+                    args=[*args, "--batch-size", 2, "--grad-accum", 2])
     printed = capsys.readouterr().out
     assert printed.count("Done: step 12/12") == 1, "only rank 0 reports"
     rank0, rank1 = load_file(f"{out}.rank0"), load_file(f"{out}.rank1")

@@ -5,8 +5,9 @@
     history = trainer.fit()     # resumes from cfg.checkpoint_dir when a checkpoint is there
 
 One optimizer step = ``grad_accum`` micro-batches forward and backward (under autocast), then gradient
-clipping, AdamW, and the learning-rate schedule. Batches are ``(inputs, targets)`` with a ``loss_fn``, or
-dicts for Hugging Face models (``model(**batch).loss``).
+clipping, AdamW, and the learning-rate schedule. Batches are ``(inputs, targets)`` with a ``loss_fn`` (or
+a model that computes its own loss from the targets, like the course GPT), or dicts for Hugging Face
+models (``model(**batch).loss``).
 
 The loop never waits for the GPU inside a step: losses and gradient norms stay on the device and are read
 (one ``.item()``) only every ``log_every`` steps and before evaluating or saving. That is also where a
@@ -256,9 +257,8 @@ class Trainer:
                 "learning rate (lr) or more warmup_steps, keep gradient clipping on (clip_norm=1.0), or "
                 "precision='fp32' / 'bf16' instead of 'fp16'.")
         seconds = max(time.perf_counter() - window.t0, 1e-9)
-        row = {"step": self.step, "loss": loss_sum / (steps * world), "lr": lr, "grad_norm": norm_sum /
-               (steps * world), "throughput": items / seconds,
-               "time_s": self._elapsed()}
+        row = {"step": self.step, "loss": loss_sum / (steps * world), "lr": lr,
+               "grad_norm": norm_sum / (steps * world), "throughput": items / seconds, "time_s": self._elapsed()}
         for key, value in row.items():
             self.history[key].append(value)
         val = f", val_loss={self.history['val_loss'][-1]:.4f}" if self.history["val_loss"] else ""
@@ -281,23 +281,22 @@ class Trainer:
         shares = torch.arange(self.procs.rank, len(dataset), self.procs.world_size).split(size)[:max_batches]
         load, was_training = batch_loader(dataset, self.collate_fn), self.model.training
         self.model.eval()
-        sums: dict[str, torch.Tensor] = {}
+        sums, samples = {}, 0.0
         for indices in shares:
             batch = to_device(load(indices), self.device)
             with self._autocast():
                 loss, outputs = self._loss(self.model, batch)
                 values = {"loss": loss, **(self.metrics_fn(outputs, batch) if self.metrics_fn else {})}
-            n = float(len(indices))
             for name, value in values.items():
-                sums[name] = sums.get(name, 0.0) + torch.as_tensor(value, device=self.device).float() * n
-            sums["_samples"] = sums.get("_samples", 0.0) + torch.tensor(n, device=self.device)
+                sums[name] = sums.get(name, 0.0) + torch.as_tensor(value, device=self.device).float() * len(indices)
+            samples += len(indices)
         self.model.train(was_training)
         names = sorted(sums)
-        totals = torch.stack([sums[name] for name in names])
+        totals = torch.stack([sums[name] for name in names] + [torch.tensor(samples, device=self.device)])
         if self.procs.distributed:
             dist.all_reduce(totals)
-        totals = dict(zip(names, totals.tolist()))
-        return {f"val_{name}": totals[name] / totals["_samples"] for name in names if name != "_samples"}
+        *totals, samples = totals.tolist()
+        return {f"val_{name}": total / samples for name, total in zip(names, totals)}
 
     # -------------------------------------------------------------------------------- checkpoints
     def _save(self, is_best: bool) -> None:
