@@ -1,10 +1,11 @@
 """The student build: solutions are replaced by placeholders that keep the signatures, the student copy
 runs through, and every check reports "not passed" on the placeholders and "passed" on the solutions.
 
-Cost: the fixture (tests/fixtures/ch99_demo.ipynb, the real chapter structure) is executed twice with
-papermill (instructor + student, a few seconds each). Chapter notebooks are checked statically here; their
-student copies are executed in full only by ``test_student_chapter_runs_through`` (marked ``notebooks``,
-one smoke run per chapter).
+Cost: the fixture (tests/fixtures/ch99_demo.ipynb, the real chapter structure) is executed three times with
+papermill (instructor, student, a wrong solution; a few seconds each). Chapter notebooks are checked
+statically here (placeholders replace every solution; no cell but its check touches an answer). Their student
+copies are executed in full only by ``test_student_chapter_runs_through``, when BIGMODEL_STUDENT_RUNS=1:
+one more smoke run per chapter, which CI cannot afford on every push.
 """
 
 from __future__ import annotations
@@ -192,6 +193,9 @@ def test_student_build_replaces_all_solution_code(path, tmp_path):
 
 
 @pytest.mark.notebooks
+@pytest.mark.skipif(os.environ.get("BIGMODEL_STUDENT_RUNS") != "1",
+                    reason="full student runs repeat every chapter's smoke run (~1 min each); set "
+                           "BIGMODEL_STUDENT_RUNS=1 (make student-test). CI covers them statically and by the fixture.")
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_student_chapter_runs_through(path, tmp_path):
     """The learner's copy runs to the end (smoke) and each check reports 'not passed' on its placeholder."""
