@@ -160,7 +160,7 @@ def _call_learner(fn, args):
         return (fn(**args) if isinstance(args, dict) else fn(*args)), None
     except NotImplementedError as error:
         return None, f"not done yet: {error}"
-    except Exception as error:   # the learner's bug: report it and let the notebook go on
+    except Exception as error:  # noqa: BLE001 -- the learner's bug: report it, let the notebook go on
         return None, f"your function raised {type(error).__name__}: {error}"
 
 

@@ -198,7 +198,7 @@ def test_widget_renders_and_reacts_in_jupyterlab(jupyterlab, tmp_path):
             page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
 
             # Let the whole notebook run first: the kernel handles slider events only after the queued cells.
-            page.wait_for_function(ALL_CELLS_RAN, timeout=float(os.environ.get("BROWSER_RUN_TIMEOUT_S", 300)) * 1000,
+            page.wait_for_function(ALL_CELLS_RAN, timeout=float(os.environ.get("BROWSER_RUN_TIMEOUT_S", "300")) * 1000,
                                    polling=500)
             errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
             assert errors.count() == 0, f"a cell failed in JupyterLab:\n{errors.first.inner_text()[-2000:]}"
