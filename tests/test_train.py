@@ -176,6 +176,28 @@ def test_grad_accumulation_of_k_small_batches_matches_one_big_batch():
     assert not torch.equal(big.model[0].weight, mlp()[0].weight)
 
 
+class ListDataset(Dataset):
+    """A plain map-style dataset (not a TensorDataset), so batches go through collate."""
+
+    def __init__(self, tensors: TensorDataset):
+        self.samples = list(tensors)
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __getitem__(self, i):
+        return self.samples[i]
+
+
+def test_worker_processes_load_the_same_batches_in_the_same_order():
+    data = ListDataset(classification_data())
+    in_process = Trainer(mlp(), quiet(max_steps=12), data, loss_fn=CE)
+    workers = Trainer(mlp(), quiet(max_steps=12, num_workers=2), data, loss_fn=CE)
+    in_process.fit(), workers.fit()
+    for a, b in zip(in_process.model.parameters(), workers.model.parameters()):
+        assert torch.equal(a, b)
+
+
 class NanAtStep:
     """A loss function that turns NaN at a given optimizer step (one training call per step)."""
 

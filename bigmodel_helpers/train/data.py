@@ -33,15 +33,13 @@ class StepSampler:
             raise ValueError(
                 f"One step needs batch_size x grad_accum x processes = {micro_batch} x {grad_accum} x "
                 f"{world_size} = {self.global_batch} samples but the dataset has only {n}, and "
-                "drop_last=True would leave no batch at all: lower batch_size (or grad_accum), or set drop_last=False.")
+                "drop_last=True would leave no batch at all: lower batch_size (or grad_accum), or set "
+                "drop_last=False.")
         self.steps_per_epoch = n // self.global_batch if drop_last else -(-n // self.global_batch)
         self._epoch, self._order = None, None
 
     def state(self) -> dict:
         return {"n": self.n, "global_batch": self.global_batch, "seed": self.seed}
-
-    def epoch_of(self, step: int) -> int:
-        return step // self.steps_per_epoch
 
     def micro_batches(self, step: int) -> list[torch.Tensor]:
         """``grad_accum`` index tensors of shape (micro_batch,): this process's share of step ``step``."""

@@ -90,15 +90,16 @@ class Trainer:
             raise ValueError("The model has no trainable parameters (all have requires_grad=False).")
         groups = [{"params": [p for p in self.params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
                   {"params": [p for p in self.params if p.dim() < 2], "weight_decay": 0.0}]   # biases, norms
+        fused = True if self.device.type == "cuda" else None   # one kernel per step on GPUs
         self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=lr_at(cfg, 0),
-                                           betas=cfg.betas, fused=True if self.device.type == "cuda" else None)
+                                           betas=cfg.betas, fused=fused)
         self.ddp = None
         self.train_model = model if model is not self.model and not self.procs.distributed else self.model
         if self.procs.distributed:   # gradients are all-reduced during backward()
             self.ddp = DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
             self.train_model = self.ddp
-        if cfg.compile and not hasattr(self.train_model, "_orig_mod"):   # a model passed in compiled stays so
+        if cfg.compile and not hasattr(self.train_model, "_orig_mod"):   # (a model passed in compiled stays)
             self.train_model = torch.compile(self.train_model)
 
         self.unit = self._check_batches()
@@ -258,7 +259,8 @@ class Trainer:
                 "precision='fp32' / 'bf16' instead of 'fp16'.")
         seconds = max(time.perf_counter() - window.t0, 1e-9)
         row = {"step": self.step, "loss": loss_sum / (steps * world), "lr": lr,
-               "grad_norm": norm_sum / (steps * world), "throughput": items / seconds, "time_s": self._elapsed()}
+               "grad_norm": norm_sum / (steps * world), "throughput": items / seconds,
+               "time_s": self._elapsed()}
         for key, value in row.items():
             self.history[key].append(value)
         val = f", val_loss={self.history['val_loss'][-1]:.4f}" if self.history["val_loss"] else ""
@@ -287,8 +289,9 @@ class Trainer:
             with self._autocast():
                 loss, outputs = self._loss(self.model, batch)
                 values = {"loss": loss, **(self.metrics_fn(outputs, batch) if self.metrics_fn else {})}
-            for name, value in values.items():
-                sums[name] = sums.get(name, 0.0) + torch.as_tensor(value, device=self.device).float() * len(indices)
+            for name, value in values.items():   # batch means, weighted by the batch size
+                value = torch.as_tensor(value, device=self.device).float() * len(indices)
+                sums[name] = sums.get(name, 0.0) + value
             samples += len(indices)
         self.model.train(was_training)
         names = sorted(sums)
