@@ -27,8 +27,13 @@ course: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=chapters $(ROOT_FLAG)
 
+# nbval re-executes executed smoke copies and compares the outputs of cells marked NBVAL_CHECK_OUTPUT
+# (deterministic results): the run must reproduce itself.
+NBVAL_NOTEBOOKS ?= build/smoke/executed/ch01_overview.ipynb
+
 test: $(STAMP)
 	$(PY) -m pytest -q -m "not browser" tests
+	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env $(NBVAL_NOTEBOOKS)
 
 unit-test: $(STAMP)
 	$(PY) -m pytest -q -m "not browser and not notebooks" tests
