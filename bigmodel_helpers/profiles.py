@@ -84,11 +84,11 @@ SIZES: dict[str, dict[str, dict]] = {
     "ch06_text": {
         # classification: reviews used (None = the whole split), curve sizes below n_train, encoder tokens,
         # fine-tuning; CNN/LSTM vocabulary and words; generation; the Shakespeare char-GPT.
-        "smoke": {"n_train": 300, "n_val": 200, "n_test": 200, "curve_sizes": [100, 200], "max_len": 64,
-                  "batch_size": 16, "eval_batch_size": 64, "ft_lrs": [5e-5, 1e-4], "ft_epochs": 1,
-                  "vocab_size": 5000, "nn_max_words": 128, "nn_epochs": 2,
-                  "gen_prompts": 2, "gen_samples": 2, "gen_max_new_tokens": 16, "beam_width": 3, "ppl_chars": 2000,
-                  "gpt_block": 64, "gpt_layers": 2, "gpt_width": 64, "gpt_batch": 16, "gpt_steps": 100},
+        "smoke": {"n_train": 200, "n_val": 100, "n_test": 200, "curve_sizes": [100], "max_len": 64,
+                  "batch_size": 16, "eval_batch_size": 64, "ft_lrs": [1e-4], "ft_epochs": 1,
+                  "vocab_size": 5000, "nn_max_words": 64, "nn_epochs": 2,
+                  "gen_prompts": 2, "gen_samples": 2, "gen_max_new_tokens": 12, "beam_width": 3, "ppl_chars": 1500,
+                  "gpt_block": 64, "gpt_layers": 2, "gpt_width": 64, "gpt_batch": 16, "gpt_steps": 80},
         "cpu": {"n_train": 2000, "n_val": 500, "n_test": 2000, "curve_sizes": [250, 500], "max_len": 256,
                 "batch_size": 16, "eval_batch_size": 32, "ft_lrs": [5e-5, 1e-4], "ft_epochs": 1,
                 "vocab_size": 20000, "nn_max_words": 256, "nn_epochs": 5,
