@@ -392,7 +392,8 @@ def _files_of(asset: Asset) -> dict[str, Path]:
     for rel in asset.files:
         path = root / rel
         if path.is_dir():
-            files.update({str(p.relative_to(root)): p for p in sorted(path.glob("**/*")) if p.is_file()})
+            files.update({str(p.relative_to(root)): p for p in sorted(path.glob("**/*"))
+                          if p.is_file() and "__pycache__" not in p.parts})   # bytecode differs per machine
         else:
             files[rel] = path
     return files
