@@ -194,7 +194,7 @@ def test_student_build_replaces_all_solution_code(path, tmp_path):
 
 @pytest.mark.notebooks
 @pytest.mark.skipif(os.environ.get("BIGMODEL_STUDENT_RUNS") != "1",
-                    reason="full student runs repeat every chapter's smoke run (~1 min each); set "
+                    reason="full student runs repeat every chapter's smoke run (one more notebook run each); set "
                            "BIGMODEL_STUDENT_RUNS=1 (make student-test). CI covers them statically and by the fixture.")
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_student_chapter_runs_through(path, tmp_path):
