@@ -10,7 +10,7 @@ PROFILE ?= cpu
 STAMP   := $(VENV)/.installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup course lab test unit-test notebook-test browser-test student bench check-env verify clean
+.PHONY: setup course lab test unit-test notebook-test browser-test student student-test bench check-env verify clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ lab: $(STAMP)
 NBVAL_NOTEBOOKS ?= build/smoke/executed/ch01_overview.ipynb
 
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not browser" tests
+	BIGMODEL_STUDENT_RUNS=ch01_overview $(PY) -m pytest -q -m "not browser" tests
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env $(NBVAL_NOTEBOOKS)
 
 unit-test: $(STAMP)
@@ -46,6 +46,9 @@ browser-test: $(STAMP)
 
 student: $(STAMP)
 	$(PY) -m bigmodel_helpers.student chapters student
+
+student-test: $(STAMP)
+	BIGMODEL_STUDENT_RUNS=1 $(PY) -m pytest -q -m notebooks tests/test_student.py
 
 bench: $(STAMP)
 	$(PY) bench/bench_trainer.py

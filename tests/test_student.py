@@ -192,13 +192,20 @@ def test_student_build_replaces_all_solution_code(path, tmp_path):
         assert "NotImplementedError" in placeholder.source or "= None  # your answer" in placeholder.source
 
 
+def _student_runs_wanted(stem: str) -> bool:
+    """BIGMODEL_STUDENT_RUNS=1 runs every chapter's learner copy; a comma list of stems runs those
+    (`make test` runs chapter 1's; `make student-test` runs all)."""
+    wanted = os.environ.get("BIGMODEL_STUDENT_RUNS", "")
+    return wanted == "1" or stem in wanted.split(",")
+
+
 @pytest.mark.notebooks
-@pytest.mark.skipif(os.environ.get("BIGMODEL_STUDENT_RUNS") != "1",
-                    reason="full student runs repeat every chapter's smoke run (one more notebook run each); set "
-                           "BIGMODEL_STUDENT_RUNS=1 (make student-test). CI covers them statically and by the fixture.")
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_student_chapter_runs_through(path, tmp_path):
     """The learner's copy runs to the end (smoke) and each check reports 'not passed' on its placeholder."""
+    if not _student_runs_wanted(path.stem):
+        pytest.skip("a full student run repeats the chapter's smoke run; BIGMODEL_STUDENT_RUNS=1 (make "
+                    "student-test) runs them all. CI runs chapter 1's and checks the others statically.")
     # student/ (git-ignored, what `make student` writes) sits next to chapters/, so relative links behave alike
     student.build(path.parent, ROOT / "student", names=[path.name])
     learner = _execute(ROOT / "student" / path.name, tmp_path, timeout=600)   # per cell; shared CPUs are slow
