@@ -13,6 +13,12 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from queue import Empty
+
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.channels import AsyncZMQSocketChannel
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import DottedObjectName, Type
 
 from .profiles import check_profile
 from .results import build_dir, project_root
@@ -25,6 +31,44 @@ def chapter_notebooks(root: Path | None = None) -> list[Path]:
 
 # A cell that runs longer than this is stuck (smoke chapters take under two minutes in all).
 CELL_TIMEOUT_S = {"smoke": 300, "cpu": 3600, "gpu": 3600}
+
+
+# Why the kernel client below exists: pyzmq's asyncio poll can miss the wake-up of a message that is already
+# waiting on the socket; it then finds it only when the poll's own timeout fires. nbclient waits for a cell's
+# reply with one poll as long as the cell timeout, so a missed wake-up turned into a silent 300 s stall (seen in
+# CI: a 10 s chapter took 311 s, with the machine idle). Polling in short slices bounds such a stall to a slice.
+POLL_SLICE_S = 0.1
+
+
+class _SlicedPollChannel(AsyncZMQSocketChannel):
+    """A kernel channel whose long waits are a series of short polls (see POLL_SLICE_S)."""
+
+    async def get_msg(self, timeout: float | None = None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = POLL_SLICE_S if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                return await super().get_msg(timeout=min(POLL_SLICE_S, left))
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+
+class SlicedPollKernelClient(AsyncKernelClient):
+    shell_channel_class = Type(_SlicedPollChannel)
+    iopub_channel_class = Type(_SlicedPollChannel)
+    stdin_channel_class = Type(_SlicedPollChannel)
+    control_channel_class = Type(_SlicedPollChannel)
+
+
+class SlicedPollKernelManager(AsyncKernelManager):
+    client_class = DottedObjectName("bigmodel_helpers.notebooks.SlicedPollKernelClient")
+    client_factory = Type(SlicedPollKernelClient, klass=AsyncKernelClient)
+
+
+def client_options() -> dict:
+    """Extra papermill/nbclient options every course run uses."""
+    return {"kernel_manager_class": SlicedPollKernelManager}
 
 
 def execute(notebook: Path, profile: str, log_output: bool = False) -> tuple[Path, float]:
@@ -41,7 +85,8 @@ def execute(notebook: Path, profile: str, log_output: bool = False) -> tuple[Pat
     t0 = time.perf_counter()
     papermill.execute_notebook(str(notebook), str(out), parameters={"PROFILE": profile},
                                cwd=str(notebook.parent), kernel_name="python3", progress_bar=False,
-                               log_output=log_output, execution_timeout=CELL_TIMEOUT_S[profile])
+                               log_output=log_output, execution_timeout=CELL_TIMEOUT_S[profile],
+                               **client_options())
     return out, time.perf_counter() - t0
 
 

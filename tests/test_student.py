@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from bigmodel_helpers import student
+from bigmodel_helpers import notebooks, student
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "ch99_demo.ipynb"
@@ -119,7 +119,7 @@ def _execute(notebook_path: Path, workdir: Path, profile: str = "smoke", timeout
         output = workdir / f"executed_{notebook_path.name}"
         papermill.execute_notebook(str(notebook_path), str(output), parameters={"PROFILE": profile},
                                    cwd=str(notebook_path.parent), kernel_name="python3",
-                                   progress_bar=False, execution_timeout=timeout)
+                                   progress_bar=False, execution_timeout=timeout, **notebooks.client_options())
         return nbformat.read(output, as_version=4)
     finally:
         for key, value in saved.items():
