@@ -345,14 +345,23 @@ class Play:
     text: str
 
 
+def _play_title(text: str, stem: str) -> str:
+    """The play's '# Title' heading; a file without one (Measure for Measure starts at '## ACT I') is
+    titled from its file name, 'measure-for-measure' -> 'Measure for Measure'."""
+    first = text.splitlines()[0] if text else ""
+    if first.startswith("# "):
+        return first[2:].strip()
+    small = {"a", "and", "for", "in", "of", "the", "to"}
+    return " ".join(w if i and w in small else w.capitalize() for i, w in enumerate(stem.split("-")))
+
+
 def load_shakespeare() -> list[Play]:
     """The 38 plays, each as Markdown text (acts, scenes, **SPEAKER** lines), sorted by title."""
     root = asset_file("shakespeare", "plays")
     plays = []
     for file in sorted(root.glob("**/*.md")):
         text = file.read_text(encoding="utf-8")
-        title = text.splitlines()[0].lstrip("# ").strip() if text else file.stem
-        plays.append(Play(title, file.parent.name, text))
+        plays.append(Play(_play_title(text, file.stem), file.parent.name, text))
     if not plays:
         raise AssetError(f"No plays found under {root}: {_fetch_hint(get_asset('shakespeare'))}.")
     return sorted(plays, key=lambda p: p.title)

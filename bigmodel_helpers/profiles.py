@@ -60,7 +60,7 @@ SIZES: dict[str, dict[str, dict]] = {
                 "bert_layers": 4, "bert_heads": 4, "mlm_max_steps": 5000, "mlm_batch": 16, "mlm_lr": 1e-3,
                 "mlm_budget_s": 130, "t5_seq": 128, "t5_chars_per_play": 10_000_000, "t5_target_len": 32,
                 "t5_val_examples": 256, "t5_d_model": 128, "t5_layers": 2, "t5_max_steps": 5000, "t5_batch": 32,
-                "t5_lr": 1e-3, "t5_budget_s": 60, "ft_seq": 128, "ft_train": 1280, "ft_test": 600, "ft_steps": 80,
+                "t5_lr": 1e-3, "t5_budget_s": 60, "ft_seq": 128, "ft_train": 1280, "ft_test": 600, "ft_steps": 240,
                 "ft_batch": 16, "ft_lr": 1e-3, "ft_lr_pretrained": 5e-5},
         "gpu": {"matmul_size": 8192, "matmul_repeats": 10, "bpe_vocab": 4096, "bpe_train_chars": 10_000_000,
                 "bpe_encode_chars": 10_000_000, "char_block": 256, "char_layers": 6, "char_heads": 6, "char_embd": 384,

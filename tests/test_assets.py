@@ -123,3 +123,12 @@ def test_loading_every_asset_offline_makes_at_most_one_quick_hub_probe(profile):
     # smoke/cpu never ask the hub; gpu asks once (the probe, < 2 s by the test above) and then never again.
     assert result["attempts"] == ([] if profile == "smoke" else ["huggingface.co"]), result["attempts"]
     assert set(result["timings"]) == {"encoder", "causal_lm", "image_model", "mnist", "imdb", "shakespeare", "chitchat"}
+
+
+def test_every_play_is_titled_by_its_name_not_by_a_heading_inside_it():
+    plays = assets.load_shakespeare()
+    titles = [p.title for p in plays]
+    assert len(plays) == 38 and len(set(titles)) == 38 and titles == sorted(titles)
+    assert "Measure for Measure" in titles   # its file starts at '## ACT I', with no title line
+    assert not [t for t in titles if t.upper().startswith(("ACT", "SCENE"))], titles
+    assert assets._play_title("", "the-two-noble-kinsmen") == "The Two Noble Kinsmen"
