@@ -33,10 +33,10 @@ def chapter_notebooks(root: Path | None = None) -> list[Path]:
 CELL_TIMEOUT_S = {"smoke": 300, "cpu": 3600, "gpu": 3600}
 
 
-# Why the kernel client below exists: pyzmq's asyncio poll can miss the wake-up of a message that is already
-# waiting on the socket; it then finds it only when the poll's own timeout fires. nbclient waits for a cell's
-# reply with one poll as long as the cell timeout, so a missed wake-up turned into a silent 300 s stall (seen in
-# CI: a 10 s chapter took 311 s, with the machine idle). Polling in short slices bounds such a stall to a slice.
+# Why the kernel client below exists: pyzmq's asyncio poll can miss the wake-up of a message that is
+# already waiting on the socket; it then finds it only when the poll's own timeout fires. nbclient waits for
+# a cell's reply with one poll as long as the cell timeout, so a missed wake-up became a silent 300 s stall
+# (seen in CI: a 10 s chapter took 311 s, the machine idle). Short polls bound such a stall to one slice.
 POLL_SLICE_S = 0.1
 
 

@@ -84,8 +84,8 @@ def _many_quick_cells(n):
 
 
 def test_runner_never_waits_out_a_missed_wakeup_and_keeps_every_output(tmp_path):
-    # With nbclient's stock client one to three of these 150 cells sat idle until the cell timeout (60 s each when
-    # measured here, 300 s in CI); with the runner's client the slowest took 0.12 s.
+    # With nbclient's stock client one to seven of these 150 cells sat idle until the cell timeout (30 or 60 s
+    # each when measured here, 300 s in CI); with the runner's client the slowest took 0.12 s.
     import nbformat
     import papermill
     source, out = tmp_path / "quick.ipynb", tmp_path / "quick.out.ipynb"

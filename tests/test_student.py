@@ -119,7 +119,8 @@ def _execute(notebook_path: Path, workdir: Path, profile: str = "smoke", timeout
         output = workdir / f"executed_{notebook_path.name}"
         papermill.execute_notebook(str(notebook_path), str(output), parameters={"PROFILE": profile},
                                    cwd=str(notebook_path.parent), kernel_name="python3",
-                                   progress_bar=False, execution_timeout=timeout, **notebooks.client_options())
+                                   progress_bar=False, execution_timeout=timeout,
+                                   **notebooks.client_options())
         return nbformat.read(output, as_version=4)
     finally:
         for key, value in saved.items():
