@@ -90,7 +90,9 @@ class Trainer:
             raise ValueError("The model has no trainable parameters (all have requires_grad=False).")
         groups = [{"params": [p for p in self.params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
                   {"params": [p for p in self.params if p.dim() < 2], "weight_decay": 0.0}]   # biases, norms
-        fused = True if self.device.type == "cuda" else None   # one kernel per step on GPUs
+        # Fused AdamW: one kernel for all parameters instead of a loop of small ops per tensor (CUDA, and the
+        # CPU in torch >= 2.4); measured faster on the course GPT (bench/).
+        fused = True if self.device.type in ("cuda", "cpu") and _has_fused_adamw(self.device) else None
         self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=lr_at(cfg, 0),
                                            betas=cfg.betas, fused=fused)
         self.ddp = None
@@ -418,6 +420,15 @@ def _loss_in(outputs):
     if isinstance(outputs, (tuple, list)) and len(outputs) == 2 and isinstance(outputs[1], torch.Tensor):
         return outputs[1] if outputs[1].dim() == 0 else None
     return outputs if isinstance(outputs, torch.Tensor) and outputs.dim() == 0 else None
+
+
+def _has_fused_adamw(device: torch.device) -> bool:
+    """Whether this torch's AdamW has a fused implementation for ``device`` (CPU: torch >= 2.4)."""
+    try:
+        torch.optim.AdamW([torch.zeros(1, device=device, requires_grad=True)], fused=True)
+        return True
+    except (RuntimeError, TypeError, ValueError):
+        return False
 
 
 def _every(step: int, interval: int | None) -> bool:
