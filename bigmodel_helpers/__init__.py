@@ -8,7 +8,8 @@ their bands), ``train`` (the training loop), ``exercises`` (auto-checked exercis
 __version__ = "0.1.0"
 
 
-def start(chapter: str, profile: str, seed: int = 0, device: str = "auto"):
+def start(chapter: str, profile: str, seed: int = 0, device: str = "auto", threads: int | None = None,
+          threads_reason: str = ""):
     """Begin a chapter run; see ``bigmodel_helpers.course.start``."""
     from .course import start as _start
-    return _start(chapter, profile, seed=seed, device=device)
+    return _start(chapter, profile, seed=seed, device=device, threads=threads, threads_reason=threads_reason)

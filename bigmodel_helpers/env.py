@@ -1,4 +1,11 @@
-"""The machine we run on: device choice (with the reason), seeding, and an environment report."""
+"""The machine we run on: device choice (with the reason), the one seed helper, the one thread policy, and an
+environment report.
+
+Thread policy: ``start()`` calls ``apply_thread_policy`` once; it decides how many CPU threads torch (and
+NumPy's BLAS) use for the whole chapter and says why in the report. A cell that needs fewer threads for a
+while (small networks, token-by-token decoding) uses ``with fewer_threads(1): ...``, which restores the
+policy when the block ends. No notebook calls ``torch.set_num_threads`` itself.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import os
 import platform
 import random
 import sys
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -41,10 +49,73 @@ def _mps_available() -> bool:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (all devices) so a run repeats."""
+    """Seed python, numpy and torch (all devices) so a run repeats. The one seed helper of the course."""
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed % 2**32)   # numpy takes 32-bit seeds; torchrun ranks add to the seed
     torch.manual_seed(seed)
+
+
+# ------------------------------------------------------------------------------------------ thread policy
+_policy: dict = {"threads": None, "reason": "not decided yet (start() decides)"}
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (a container's or taskset's limit, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:   # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def apply_thread_policy(threads: int | None = None, reason: str = "") -> tuple[int, str]:
+    """Decide torch's CPU thread count once per chapter; returns ``(threads, reason)``.
+
+    ``threads=None``: ``BIGMODEL_THREADS`` when set, else ``OMP_NUM_THREADS`` when set (torchrun sets it to
+    1 per process), else one thread per available core. A chapter passes ``threads=1`` (with its reason)
+    when all its networks are small enough that splitting their matrix products costs more than it saves.
+    """
+    if threads is None:
+        for variable in ("BIGMODEL_THREADS", "OMP_NUM_THREADS"):
+            if os.environ.get(variable, "").isdigit() and int(os.environ[variable]) >= 1:
+                threads, reason = int(os.environ[variable]), f"{variable}={os.environ[variable]}"
+                break
+        else:
+            threads, reason = available_cores(), "one per available core"
+    if not (isinstance(threads, int) and threads >= 1):
+        raise ValueError(f"threads={threads!r} must be a whole number >= 1 (or None for one per core).")
+    torch.set_num_threads(threads)
+    _blas_limit(threads)
+    _policy.update(threads=threads, reason=reason or "asked for")
+    return threads, _policy["reason"]
+
+
+def thread_policy() -> tuple[int | None, str]:
+    """``(threads, reason)`` as decided by ``apply_thread_policy`` (``None`` before it ran)."""
+    return _policy["threads"], _policy["reason"]
+
+
+@contextmanager
+def fewer_threads(threads: int = 1):
+    """Run a block with ``threads`` CPU threads (torch and NumPy's BLAS), then restore what was before.
+
+    For cells whose work is too small to share: token-by-token decoding, tiny networks. On a machine whose
+    cores are busy with other programs, one thread can be many times faster there."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    _blas_limit(threads)
+    try:
+        yield threads
+    finally:
+        torch.set_num_threads(before)
+        _blas_limit(_policy["threads"] or before)
+
+
+def _blas_limit(threads: int) -> None:
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:   # only NumPy's own BLAS goes unlimited
+        return
+    threadpool_limits(threads, user_api="blas")
 
 
 def _version(name: str) -> str:
@@ -67,22 +138,38 @@ def environment_report() -> dict:
         "torch": torch.__version__,
         "cuda_available": torch.cuda.is_available(),
         "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "gpu": _gpu_facts(),
         "mps_available": _mps_available(),
         "device": str(device),
         "device_reason": reason,
         "cpu_cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "thread_reason": thread_policy()[1] if thread_policy()[0] == torch.get_num_threads() else "torch default",
         "colab": in_colab(),
         "packages": {name: _version(name) for name in REPORTED_PACKAGES},
     }
     return report
 
 
+def _gpu_facts() -> dict | None:
+    """CUDA and cuDNN versions, compute capability, memory and bf16 support of GPU 0 (None without one)."""
+    if not torch.cuda.is_available():
+        return None
+    props = torch.cuda.get_device_properties(0)
+    return {"name": props.name, "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(),
+            "capability": f"{props.major}.{props.minor}", "memory_gib": round(props.total_memory / 2**30, 1),
+            "bf16": torch.cuda.is_bf16_supported(including_emulation=False)}
+
+
 def format_report(report: dict) -> str:
     lines = [f"python {report['python']} on {report['platform']}",
              f"torch {report['torch']}: device {report['device']} ({report['device_reason']}), "
-             f"{report['torch_threads']} threads on {report['cpu_cores']} cores",
+             f"{report['torch_threads']} threads on {report['cpu_cores']} cores ({report['thread_reason']})",
              "packages: " + ", ".join(f"{k} {v}" for k, v in report["packages"].items())]
+    if report["gpu"]:
+        g = report["gpu"]
+        lines.append(f"GPU {g['name']}: compute capability {g['capability']}, {g['memory_gib']} GiB, CUDA "
+                     f"{g['cuda']}, cuDNN {g['cudnn']}, bf16 {'yes' if g['bf16'] else 'no'}")
     if report["colab"]:
         lines.append("running on Google Colab")
     return "\n".join(lines)

@@ -4,26 +4,13 @@ import re
 from pathlib import Path
 
 import pytest
+import numpy as np
 import torch
 
 from bigmodel_helpers import env, profiles
 from bigmodel_helpers.course import start
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def test_every_profile_of_a_chapter_has_the_same_keys():
-    for chapter, table in profiles.SIZES.items():
-        assert set(table) == set(profiles.PROFILES), chapter
-        keys = {p: set(v) for p, v in table.items()}
-        assert keys["smoke"] == keys["cpu"] == keys["gpu"], f"{chapter}: {keys}"
-
-
-def test_unknown_profile_and_chapter_say_what_is_valid():
-    with pytest.raises(ValueError, match="Valid profiles: smoke, cpu, gpu"):
-        profiles.sizes("ch04_tools_data", "fast")
-    with pytest.raises(KeyError, match="Known chapters: .*ch04_tools_data"):
-        profiles.sizes("ch99_nothing", "smoke")
 
 
 def test_start_records_seconds_and_honours_the_colab_override(tmp_path, monkeypatch, capsys):
@@ -88,3 +75,47 @@ def test_makefile_targets_exist_and_create_the_environment_first():
         assert re.search(rf"^{re.escape(target)}: \$\(STAMP\)", makefile, re.M), f"{target} must depend on the venv"
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci
+
+
+def test_thread_policy_is_decided_once_reported_and_restored_after_fewer_threads(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("BIGMODEL_BUILD_DIR", str(tmp_path))
+    monkeypatch.setenv("BIGMODEL_THREADS", "2")
+    run = start("ch04_tools_data", "smoke")
+    assert (run.threads, run.threads_reason) == (2, "BIGMODEL_THREADS=2") and torch.get_num_threads() == 2
+    assert "2 CPU threads (BIGMODEL_THREADS=2)" in capsys.readouterr().out
+    with run.fewer_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 2, "the chapter's policy is back after the block"
+    try:
+        with env.fewer_threads(1):
+            raise RuntimeError("a failing cell")
+    except RuntimeError:
+        pass
+    assert torch.get_num_threads() == 2, "restored even when the block fails"
+    run = start("ch04_tools_data", "smoke", threads=1, threads_reason="tiny networks")
+    assert torch.get_num_threads() == 1 and env.thread_policy() == (1, "tiny networks")
+    with pytest.raises(ValueError, match="whole number >= 1"):
+        env.apply_thread_policy(0)
+    monkeypatch.delenv("BIGMODEL_THREADS")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert env.apply_thread_policy() == (env.available_cores(), "one per available core")
+
+
+def test_seed_everything_accepts_seeds_beyond_numpy_32_bits():
+    env.seed_everything(2**32 + 5)
+    a = (torch.rand(2), np.random.rand())
+    env.seed_everything(2**32 + 5)
+    assert torch.equal(a[0], torch.rand(2)) and a[1] == np.random.rand()
+
+
+def test_measure_helpers():
+    from bigmodel_helpers import measure
+    assert measure.matmul_gflops(64, 2) > 0
+    with pytest.raises(ValueError, match="whole numbers"):
+        measure.matmul_gflops(0)
+    summary = measure.latency_summary([0.001 * i for i in range(1, 101)])
+    assert summary["p50_ms"] == pytest.approx(50.5) and summary["p95_ms"] == pytest.approx(95.05)
+    tied = torch.nn.Linear(4, 4, bias=False)
+    model = torch.nn.ModuleDict({"a": tied, "b": torch.nn.Linear(4, 4)})
+    model["b"].weight = tied.weight
+    assert measure.model_bytes(model) == (16 + 4) * 4, "a shared tensor counts once"

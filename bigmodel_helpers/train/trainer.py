@@ -27,7 +27,8 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from ..env import pick_device
+from ..env import pick_device, seed_everything
+from .callbacks import check_callbacks, trigger
 from .checkpoint import (
     best_checkpoint,
     latest_checkpoint,
@@ -59,11 +60,11 @@ class Trainer:
     batches go in as ``model(**batch)``; the loss is ``outputs.loss`` (Hugging Face, with ``labels`` in the
     batch) or ``loss_fn(outputs, batch)``.
     ``metrics_fn(outputs, batch) -> {name: batch mean}`` adds ``val_<name>`` to evaluations (see
-    ``accuracy``).
+    ``accuracy``). ``callbacks`` hook into the loop (see ``bigmodel_helpers.train.callbacks``).
     """
 
     def __init__(self, model: torch.nn.Module, cfg: TrainConfig, train_dataset, val_dataset=None,
-                 loss_fn=None, collate_fn=None, metrics_fn=None):
+                 loss_fn=None, collate_fn=None, metrics_fn=None, callbacks=None):
         if not isinstance(cfg, TrainConfig):
             raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}.")
         for name, ds in (("train_dataset", train_dataset), ("val_dataset", val_dataset)):
@@ -72,6 +73,8 @@ class Trainer:
         if val_dataset is not None and len(val_dataset) == 0:
             raise ValueError("val_dataset is empty: pass val_dataset=None to train without evaluation.")
         self.cfg, self.loss_fn, self.collate_fn, self.metrics_fn = cfg, loss_fn, collate_fn, metrics_fn
+        self.callbacks = check_callbacks(callbacks)
+        self.batches = None   # inside a step: its micro-batches, on the device (for callbacks)
         self.train_dataset, self.val_dataset = train_dataset, val_dataset
         self.procs = join_process_group(cfg.device)
         if self.procs.distributed and torch.cuda.is_available() and cfg.device in ("auto", "cuda"):
@@ -114,7 +117,7 @@ class Trainer:
         """Train until ``max_steps`` (or the time budget); return ``history``, a dict of plain lists."""
         cfg, main = self.cfg, self.procs.main
         if not self._resume() and self.step == 0:
-            _seed_everything(cfg.seed + self.procs.rank)   # dropout etc.; the data order has its own seed
+            seed_everything(cfg.seed + self.procs.rank)   # dropout etc.; the data order has its own seed
         if self.step >= cfg.max_steps:
             self._say(f"Already trained to step {self.step} (max_steps={cfg.max_steps}); raise max_steps or "
                       "use a new checkpoint_dir to train more.")
@@ -127,6 +130,7 @@ class Trainer:
         self.model.train()
         stream = batch_stream(self.train_dataset, self.sampler, self.step, cfg.max_steps, self.collate_fn,
                               cfg.num_workers, pin_memory=self.device.type == "cuda")
+        trigger(self.callbacks, "on_fit_start", self)
         try:
             stop_reason = self._loop(stream, bar, live)
         except KeyboardInterrupt:   # the notebook's stop button: keep what was trained, say how to go on
@@ -136,6 +140,8 @@ class Trainer:
         finally:
             bar.close()
             self.elapsed_s = self._elapsed()
+            self.batches = None
+            trigger(self.callbacks, "on_fit_end", self)
         self._say(self._summary(stop_reason))
         return self.history
 
@@ -148,6 +154,7 @@ class Trainer:
                 group["lr"] = lr
             window.add(*self._train_step(micro_batches))
             self.step = step + 1
+            trigger(self.callbacks, "on_step_end", self)
             bar.update(1)
 
             over_budget = (cfg.time_budget_s is not None
@@ -166,6 +173,7 @@ class Trainer:
             is_best = False
             if evaluate:
                 metrics = self.evaluate()
+                trigger(self.callbacks, "on_evaluate", self, metrics)
                 self.history["eval_step"].append(self.step)
                 for name, value in metrics.items():
                     self.history.setdefault(name, []).append(value)
@@ -189,9 +197,10 @@ class Trainer:
         """Forward/backward every micro-batch, then one optimizer step. Returns (loss, grad norm, items),
         the first two as device tensors (reading them would make the CPU wait for the GPU)."""
         loss_sum, items, accum = None, 0, len(micro_batches)
+        if self.device.type != "cpu":
+            micro_batches = [to_device(batch, self.device) for batch in micro_batches]
+        self.batches = micro_batches
         for i, batch in enumerate(micro_batches):
-            if self.device.type != "cpu":
-                batch = to_device(batch, self.device)
             items += count_items(batch)[0]
             # Under DDP only the last micro-batch all-reduces gradients; the others accumulate locally.
             last = i == accum - 1
@@ -203,6 +212,7 @@ class Trainer:
             loss_sum = loss.detach() if loss_sum is None else loss_sum + loss.detach()
         if self.scaler:
             self.scaler.unscale_(self.optimizer)   # clip the true gradients, not the scaled ones
+        trigger(self.callbacks, "on_after_backward", self)
         if self.cfg.clip_norm is not None:
             grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.cfg.clip_norm)
         else:
@@ -446,12 +456,6 @@ def _resolve_precision(precision: str, device: torch.device) -> str:
     if precision == "bf16" and device.type == "cuda" and not bf16_gpu:
         raise ValueError("This GPU has no native bf16: use precision='fp16' (or 'auto', which picks it).")
     return precision
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def _rng_state(device: torch.device) -> dict:
