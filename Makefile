@@ -1,5 +1,6 @@
 # 从零开始大模型开发与微调 — the executable course.
 #   make course              execute every chapter (PROFILE=cpu by default; PROFILE=smoke for the fast run)
+#   make course CHAPTERS="ch03 ch06"   only these chapters (stems, unique prefixes or notebook paths)
 #   make test                unit tests + every notebook in the smoke profile + result bands
 # Every target creates the virtual environment (.venv) first when it is missing.
 
@@ -7,6 +8,9 @@ PYTHON  ?= python3
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PROFILE ?= cpu
+# Chapters for `make course`: empty means all. NOTEBOOKS= is accepted as another name for it.
+NOTEBOOKS ?=
+CHAPTERS ?= $(NOTEBOOKS)
 STAMP   := $(VENV)/.installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
@@ -22,7 +26,7 @@ $(STAMP): requirements.txt pyproject.toml
 setup: $(STAMP)
 
 course: $(STAMP)
-	$(PY) -m bigmodel_helpers.notebooks --profile $(PROFILE)
+	$(PY) -m bigmodel_helpers.notebooks --profile $(PROFILE) $(CHAPTERS)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=chapters $(ROOT_FLAG)

@@ -1,8 +1,9 @@
 """Helpers for the executable course 从零开始大模型开发与微调.
 
 Small modules, one job each: ``profiles`` (sizes), ``env`` (device, seeds, report), ``assets`` (real models
-and datasets, offline first), ``textdata`` (IMDb cleaned and split once), ``results`` (headline numbers and
-their bands), ``train`` (the training loop), ``exercises`` (auto-checked exercises), ``notebooks`` (runner).
+and datasets, offline first), ``textdata`` (IMDb cleaned and split once, next-token windows), ``results``
+(headline numbers and their bands), ``train`` (the training loop), ``exercises`` (auto-checked exercises),
+``notebooks`` (runner).
 """
 
 __version__ = "0.1.0"

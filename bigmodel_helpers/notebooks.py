@@ -2,6 +2,7 @@
 
     python -m bigmodel_helpers.notebooks --profile smoke                  # every chapter
     python -m bigmodel_helpers.notebooks --profile cpu chapters/ch04_tools_data.ipynb
+    python -m bigmodel_helpers.notebooks --profile cpu ch03 ch06           # stems or unique prefixes
 
 Each run writes the executed copy to ``build/<profile>/executed/`` and the chapter's headline numbers to
 ``build/<profile>/results.json`` (through ``run.record`` inside the notebook).
@@ -27,6 +28,49 @@ from .results import build_dir, project_root
 def chapter_notebooks(root: Path | None = None) -> list[Path]:
     chapters = (root or project_root()) / "chapters"
     return sorted(p for p in chapters.glob("*.ipynb") if p.stem[:2] in ("ch", "ap"))
+
+
+class UnknownChapter(ValueError):
+    """A chapter name that matches no notebook, or more than one."""
+
+
+def resolve_chapters(names, root: Path | None = None) -> list[Path]:
+    """The notebooks that ``names`` mean, in order, each once.
+
+    A name is a notebook file that exists (``chapters/ch03_pretraining.ipynb``, or any other path), a chapter
+    stem (``ch03_pretraining``, with or without ``chapters/`` and ``.ipynb``) or the start of exactly one
+    stem (``ch03``). A name that matches no chapter, or several, raises ``UnknownChapter`` listing the chapters.
+    """
+    chapters = chapter_notebooks(root)
+    stems = {p.stem: p for p in chapters}
+    valid = ", ".join(stems) or "(none: no chapters/*.ipynb found)"
+    found: list[Path] = []
+    for name in names:
+        name = str(name).strip()
+        if not name:
+            continue
+        path = Path(name)
+        if path.suffix == ".ipynb" and path.is_file():
+            found.append(path)
+            continue
+        stem = path.name.removesuffix(".ipynb")
+        if stem in stems:
+            found.append(stems[stem])
+            continue
+        matches = [p for s, p in stems.items() if s.startswith(stem)]
+        if len(matches) == 1:
+            found.append(matches[0])
+        elif matches:
+            raise UnknownChapter(f"{name!r} matches {len(matches)} chapters ({', '.join(p.stem for p in matches)}); "
+                                 "give more of the name.")
+        else:
+            raise UnknownChapter(f"No chapter matches {name!r}. Valid chapters: {valid} "
+                                 "(a stem, a unique prefix such as ch03, or a notebook path).")
+    unique: list[Path] = []
+    for p in found:
+        if p.resolve() not in {q.resolve() for q in unique}:
+            unique.append(p)
+    return unique
 
 
 # A cell that runs longer than this is stuck (smoke chapters take under two minutes in all).
@@ -92,12 +136,17 @@ def execute(notebook: Path, profile: str, log_output: bool = False) -> tuple[Pat
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bigmodel_helpers.notebooks", description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every chapter")
+    parser.add_argument("notebooks", nargs="*", metavar="chapter",
+                        help="notebook paths, chapter stems or unique prefixes (ch03); default: every chapter")
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--log-output", action="store_true", help="stream cell outputs while running")
     args = parser.parse_args(argv)
+    try:
+        chosen = resolve_chapters(args.notebooks) if args.notebooks else chapter_notebooks()
+    except UnknownChapter as err:
+        parser.error(str(err))
     failures = []
-    for notebook in args.notebooks or chapter_notebooks():
+    for notebook in chosen:
         print(f"==> {notebook.name} ({args.profile})", flush=True)
         try:
             out, seconds = execute(notebook, args.profile, log_output=args.log_output)

