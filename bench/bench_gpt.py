@@ -10,8 +10,9 @@ variants, (a) manual attention + bias, (b) fused attention + bias, (c) fused + b
 once, then the runs are interleaved (abcabc...) so that a neighbour's load hits all alike; the table gives the
 median tokens/s (wall time of ``fit()``, data loading included, model construction not), the ratio to (a),
 and MFU: ``flops_per_token`` (6N + 12 L C T) x tokens/s over the measured fp32 matrix-multiply rate of this
-machine (not a datasheet peak). The validation loss of each variant after the same steps is taken on the
-same fixed held-out windows. Also: the cost of the token-id check in ``GPT.forward`` against one step.
+machine (``bigmodel_helpers.measure.matmul_gflops``, not a datasheet peak). The validation loss of each
+variant after the same steps is taken on the same fixed held-out windows, beside (a) with another seed.
+Also: the cost of the token-id check in ``GPT.forward`` against one step.
 
 Generation: seconds per new token with and without the ``KVCache`` at several context lengths (one decoding
 step at that length, batch 1; and whole ``generate`` calls), on an untrained model with a longer block (the
@@ -41,23 +42,6 @@ VARIANTS = {"(a) manual + bias": {"attention": "manual", "bias": True},
             "(b) fused + bias": {"attention": "fused", "bias": True},
             "(c) fused, no bias": {"attention": "fused", "bias": False}}
 BLOCK, BATCH = 64, 12
-
-
-def matmul_gflops(n: int = 1024, repeats: int = 10, dtype=torch.float32, device: str = "cpu") -> float:
-    """Measured rate of an (n x n) @ (n x n) matrix multiply, GFLOP/s (2 n^3 per product), median of
-    ``repeats`` after one warm-up. (Temporary: meant to move to a shared ``bigmodel_helpers.measure``.)"""
-    a, b = torch.randn(n, n, dtype=dtype, device=device), torch.randn(n, n, dtype=dtype, device=device)
-    times = []
-    for i in range(repeats + 1):
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        a @ b
-        if device == "cuda":
-            torch.cuda.synchronize()
-        if i:
-            times.append(time.perf_counter() - start)
-    return 2 * n**3 / statistics.median(times) / 1e9
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -202,10 +186,12 @@ def main(argv=None) -> int:
     parser.add_argument("--gen-block", type=int, default=512, help="block_size of the generation model")
     parser.add_argument("--skip-generation", action="store_true")
     args = parser.parse_args(argv)
+    from bigmodel_helpers.measure import matmul_gflops  # the course's one matmul-rate method
+
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), fp32 on cpu", flush=True)
     vocab, train, val = shakespeare_windows()
-    gflops = matmul_gflops(1024, 10, torch.float32, "cpu")
+    gflops = matmul_gflops(n=1024, repeats=10, dtype=torch.float32, device="cpu")
     result = bench_training(vocab, train, val, args.steps, args.repeats)
     print(training_table(result, args.steps, gflops), flush=True)
     rate = statistics.median(result["rates"]["(b) fused + bias"])
