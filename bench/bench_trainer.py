@@ -5,7 +5,7 @@
     python bench/bench_trainer.py --steps 100 --gpt-steps 10 --repeats 2     # a quick look
 
 Workloads: (a) an MLP on MNIST (throughput in samples/s), (b) a ~1M-parameter GPT (the course's
-``bigmodel_helpers.gpt``) on Shakespeare characters (tokens/s). Every contender is warmed up once, then the
+``bigmodel_helpers.models.gpt``) on Shakespeare characters (tokens/s). Every contender is warmed up once, then the
 runs are interleaved (ABCABC...) so that a neighbour's load hits all of them alike; the table reports the
 median throughput and its ratio to the hand-written loop. Timings are wall time of the training call
 (``fit()``, the loop, ``train()``), data loading included; model construction is not timed.
@@ -29,7 +29,7 @@ from torch.utils.data import Dataset, TensorDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bigmodel_helpers import assets
-from bigmodel_helpers.gpt import GPT, GPTConfig
+from bigmodel_helpers.models.gpt import GPT, GPTConfig
 from bigmodel_helpers.train import TrainConfig, Trainer, lr_at
 
 

@@ -462,7 +462,7 @@ def test_dict_batches_without_labels_ask_for_labels_or_loss_fn():
 
 
 def test_a_model_that_computes_its_own_loss_needs_no_loss_fn():
-    from bigmodel_helpers.gpt import GPT, GPTConfig  # forward(idx, targets) -> (logits, loss)
+    from bigmodel_helpers.models.gpt import GPT, GPTConfig  # forward(idx, targets) -> (logits, loss)
 
     torch.manual_seed(0)
     model = GPT(
