@@ -8,6 +8,8 @@ import time
 from . import env, results
 from .profiles import check_profile, sizes
 
+CURRENT_PROFILE: str | None = None   # the profile of the latest run (exercises replays that profile's recording)
+
 
 class ChapterRun:
     """Holds what every chapter needs: its sizes, the device, and ``record`` for headline numbers."""
@@ -15,6 +17,8 @@ class ChapterRun:
     def __init__(self, chapter: str, profile: str, seed: int = 0, device: str = "auto", quiet: bool = False):
         self.chapter = chapter
         self.profile = check_profile(profile)
+        global CURRENT_PROFILE
+        CURRENT_PROFILE = self.profile
         self.sizes = sizes(chapter, profile)
         self.seed = seed
         self.device, self.device_reason = env.pick_device(device)
