@@ -48,8 +48,11 @@ notebook-test: $(STAMP)
 browser-test: $(STAMP)
 	$(PY) -m pytest -q -m browser tests
 
+# The student build executes each chapter once per recorded profile (smoke: about a minute per chapter).
+STUDENT_PROFILES ?= smoke
+
 student: $(STAMP)
-	$(PY) -m bigmodel_helpers.student chapters student
+	$(PY) -m bigmodel_helpers.student chapters student --profiles $(STUDENT_PROFILES)
 
 student-test: $(STAMP)
 	BIGMODEL_STUDENT_RUNS=1 $(PY) -m pytest -q -m notebooks tests/test_student.py

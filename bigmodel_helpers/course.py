@@ -10,6 +10,8 @@ from pathlib import Path
 from . import env, results
 from .profiles import check_profile, sizes
 
+CURRENT_PROFILE: str | None = None   # the profile of the latest run (exercises replays that profile's recording)
+
 
 class ChapterRun:
     """Holds what every chapter needs: its sizes, the device, the thread policy, and ``record`` for headline
@@ -19,6 +21,8 @@ class ChapterRun:
                  threads: int | None = None, threads_reason: str = ""):
         self.chapter = chapter
         self.profile = check_profile(profile)
+        global CURRENT_PROFILE
+        CURRENT_PROFILE = self.profile
         self.sizes = sizes(chapter, profile)
         self.seed = seed
         self.device, self.device_reason = env.pick_device(device)

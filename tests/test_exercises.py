@@ -147,3 +147,59 @@ def test_reference_bugs_are_not_swallowed(lenient):
         exercises.check_function("ref bug", manual_softmax, lambda x: 1 / 0, softmax_inputs, seed=0)
     with pytest.raises(TypeError, match="cannot compare"):
         exercises.check_value("object", object(), object())
+
+
+# --- recording and replaying (what student copies check against) -------------------------------------------
+
+def test_records_round_trip_every_kind_of_output(tmp_path):
+    value = {"t": torch.arange(6, dtype=torch.int16).view(2, 3), "b": torch.tensor([1.5], dtype=torch.bfloat16),
+             "a": np.array(["x", "yz"]), "s": np.float32(0.25), "n": (1, 2.5, 1 + 2j, None, True, "é", b"\x00"),
+             "l": [[1, 2], []], 3: {"nested": np.zeros((0, 2))}}
+    exercises.save_records(tmp_path / "r.npz", value)
+    back = exercises.load_records(tmp_path / "r.npz")
+    exercises.STRICT, strict = True, exercises.STRICT
+    try:
+        assert exercises.check_value("round trip", back, value, check_dtype=True)
+    finally:
+        exercises.STRICT = strict
+    assert back["b"].dtype == torch.bfloat16 and type(back["s"]) is np.float32 and isinstance(back["n"], tuple)
+    with pytest.raises(TypeError, match="cannot record"):
+        exercises.save_records(tmp_path / "bad.npz", {"x": object()})
+
+
+def test_record_then_replay_without_the_reference(lenient, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(exercises, "RECORD", str(tmp_path / "run.npz"))
+    assert exercises.check_function("softmax", manual_softmax, softmax_reference, softmax_inputs, trials=3)
+    assert exercises.check_value("answer", 42, 6 * 7)
+    recorded = exercises.load_records(tmp_path / "run.npz")
+    assert [trial[0] for trial in recorded["softmax"]["trials"]] == [0, 1, 2]   # recording: fixed seeds
+    exercises.save_records(tmp_path / "ch.expected.npz", {"profiles": {"smoke": recorded}})
+    monkeypatch.setattr(exercises, "RECORD", None)
+    exercises.replay(tmp_path / "ch.expected.npz")
+    capsys.readouterr()
+    R = exercises.RECORDED
+    assert exercises.check_function("softmax", manual_softmax, R, None)
+    assert not exercises.check_function("softmax", lambda x: x.exp(), R, None)
+    assert not exercises.check_function("softmax", lambda x: (_ for _ in ()).throw(NotImplementedError("Ex 1")), R, None)
+    assert exercises.check_value("answer", 42, R) and not exercises.check_value("answer", 41, R)
+    assert not exercises.check_value("answer", None, R)
+    assert not exercises.check_value("unknown", 1, R)
+    lines = capsys.readouterr().out.splitlines()
+    assert "softmax | passed | 3 recorded trials" in lines[0]
+    assert "trial 1 of 3 (seed 0): output: max abs diff" in lines[1] and "first wrong index" in lines[1]
+    assert "NOT passed | not done yet: Ex 1" in lines[2]
+    assert "wrong value" in lines[4] and "42" not in lines[4]
+    assert "not done yet: answer is still None" in lines[5]
+    assert "no recorded reference outputs for 'unknown'" in lines[6]
+
+
+def test_replay_names_the_profile_it_was_recorded_in(lenient, monkeypatch, tmp_path, capsys):
+    from bigmodel_helpers import course
+    exercises.save_records(tmp_path / "e.npz", {"profiles": {"smoke": {"n": {"kind": "value", "expected": 5}}}})
+    monkeypatch.setattr(exercises, "REPLAY", str(tmp_path / "e.npz"))
+    monkeypatch.setattr(course, "CURRENT_PROFILE", "cpu")
+    assert not exercises.check_value("n", 7, exercises.RECORDED)
+    assert "recorded in the 'smoke' profile and this run is 'cpu'" in capsys.readouterr().out
+    monkeypatch.setattr(exercises, "REPLAY", str(tmp_path / "missing.npz"))
+    assert not exercises.check_value("n", 5, exercises.RECORDED)
+    assert "missing.npz is missing" in capsys.readouterr().out
