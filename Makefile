@@ -14,7 +14,7 @@ CHAPTERS ?= $(NOTEBOOKS)
 STAMP   := $(VENV)/.installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup course lab test unit-test notebook-test browser-test student student-test bench check-env verify clean
+.PHONY: setup course lab test unit-test notebook-test browser-test student student-test bench bench-gpt check-env verify clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,7 @@ lab: $(STAMP)
 NBVAL_NOTEBOOKS ?= build/smoke/executed/ch*.ipynb
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	BIGMODEL_STUDENT_RUNS=ch01_overview $(PY) -m pytest -q -m "not browser" tests
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env $(NBVAL_NOTEBOOKS)
 
@@ -55,10 +56,14 @@ student: $(STAMP)
 	$(PY) -m bigmodel_helpers.student chapters student --profiles $(STUDENT_PROFILES)
 
 student-test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	BIGMODEL_STUDENT_RUNS=1 $(PY) -m pytest -q -m notebooks tests/test_student.py
 
 bench: $(STAMP)
 	$(PY) bench/bench_trainer.py
+
+bench-gpt: $(STAMP)
+	$(PY) bench/bench_gpt.py
 
 check-env: $(STAMP)
 	$(PY) -m bigmodel_helpers.env

@@ -1,9 +1,30 @@
-"""Helpers for the executable course 从零开始大模型开发与微调.
+"""Helpers for the executable course 从零开始大模型开发与微调. Small modules, one job each.
 
-Small modules, one job each: ``profiles`` (sizes), ``env`` (device, seeds, report), ``assets`` (real models
-and datasets, offline first), ``textdata`` (IMDb cleaned and split once, next-token windows), ``results``
-(headline numbers and their bands), ``train`` (the training loop), ``exercises`` (auto-checked exercises),
-``notebooks`` (runner).
+A chapter's run:
+    ``course``        ``start()`` and ``ChapterRun``: sizes, device, thread policy, ``record``, ``show``, ``finish``
+    ``profiles``      the three profiles and ``sizes(stem, profile)``
+    ``sizes/``        one module per chapter: its sizes (cpu, and smoke/gpu as overrides)
+    ``env``           device choice, the one seed helper, the one thread policy, the environment report
+    ``results``       headline numbers in build/<profile>/results.json and their bands
+
+Real data and models:
+    ``assets/``       ``registry`` (what exists, fetch, verify) · ``resolve`` (path -> cache -> hub -> offline)
+                      · ``models`` (encoder, causal LM, image classifier) · ``datasets`` · ``cli``
+    ``textdata``      IMDb cleaned and split once (cached on disk); the next-token window dataset
+
+Models, training, measuring:
+    ``models/``       model code several chapters, tests or torchrun scripts need: ``gpt`` (GPT-2 from scratch)
+    ``train/``        ``Trainer`` and its ``config``, ``data``, ``callbacks``, ``budget``, ``checkpoint``,
+                      ``distributed``, ``plot``
+    ``measure``       matmul rate, latency percentiles, model bytes
+    ``stats``         paired comparisons of two models on the same items (McNemar, paired bootstrap)
+
+Teaching and running the course:
+    ``exercises``     auto-checked exercises (``compare``, ``check_function``, ``check_value``)
+    ``student``       learner copies without solutions or references
+    ``notebooks``     executes chapters with papermill (``make course``, the tests)
+    ``coursemap``     chapter titles and the README course map
+    ``colab``         the Colab set-up cell and badges
 """
 
 __version__ = "0.1.0"

@@ -11,7 +11,10 @@ BRANCH = "main"
 # offline assets, and selects the gpu profile when a GPU is present. Elsewhere it does nothing.
 SETUP_CELL = f'''\
 # Colab set-up: installs the course helpers on Google Colab; does nothing anywhere else.
-import os, subprocess, sys
+import os
+import subprocess
+import sys
+
 if "google.colab" in sys.modules:
     if not os.path.exists("bigmodel-course"):
         subprocess.run("git clone -q --depth 1 -b {BRANCH} https://github.com/{REPOSITORY} bigmodel-course && "

@@ -162,9 +162,9 @@ def _gpu_facts() -> dict | None:
 
 
 def format_report(report: dict) -> str:
-    lines = [f"python {report['python']} on {report['platform']}",
-             f"torch {report['torch']}: device {report['device']} ({report['device_reason']}), "
-             f"{report['torch_threads']} threads on {report['cpu_cores']} cores ({report['thread_reason']})",
+    torch_line = (f"torch {report['torch']}: device {report['device']} ({report['device_reason']}), "
+                  f"{report['torch_threads']} threads on {report['cpu_cores']} cores ({report['thread_reason']})")
+    lines = [f"python {report['python']} on {report['platform']}", torch_line,
              "packages: " + ", ".join(f"{k} {v}" for k, v in report["packages"].items())]
     if report["gpu"]:
         g = report["gpu"]

@@ -151,7 +151,7 @@ def main(argv=None) -> int:
         try:
             out, seconds = execute(notebook, args.profile, log_output=args.log_output)
             print(f"    done in {seconds:.0f} s -> {out}", flush=True)
-        except Exception as err:  # keep going: report every broken chapter at the end
+        except Exception as err:  # noqa: BLE001 -- keep going: report every broken chapter at the end
             failures.append(notebook.name)
             print(f"    FAILED: {str(err).splitlines()[-1] if str(err) else type(err).__name__}", flush=True)
     if failures:

@@ -3,8 +3,8 @@
 import re
 from pathlib import Path
 
-import pytest
 import numpy as np
+import pytest
 import torch
 
 from bigmodel_helpers import env, profiles
@@ -63,16 +63,16 @@ def test_requirements_are_exact_pins_and_environment_yml_uses_them():
 
 def test_helper_package_uses_lower_bounds_only():
     text = (ROOT / "pyproject.toml").read_text()
-    deps = re.search(r"dependencies = \[(.*?)\]", text, re.S).group(1)
+    deps = re.search(r"dependencies = \[(.*?)\]", text, re.DOTALL).group(1)
     assert "==" not in deps and ">=" in deps, "pyproject dependencies must be lower bounds (Colab keeps its torch)"
 
 
 def test_makefile_targets_exist_and_create_the_environment_first():
     makefile = (ROOT / "Makefile").read_text()
     for target in ("course", "lab", "test", "check-env", "clean", "student", "browser-test"):
-        assert re.search(rf"^{re.escape(target)}:", makefile, re.M), target
+        assert re.search(rf"^{re.escape(target)}:", makefile, re.MULTILINE), target
     for target in ("course", "lab", "test", "check-env", "student"):
-        assert re.search(rf"^{re.escape(target)}: \$\(STAMP\)", makefile, re.M), f"{target} must depend on the venv"
+        assert re.search(rf"^{re.escape(target)}: \$\(STAMP\)", makefile, re.MULTILINE), f"{target} must depend on the venv"
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci
 
@@ -119,3 +119,12 @@ def test_measure_helpers():
     model = torch.nn.ModuleDict({"a": tied, "b": torch.nn.Linear(4, 4)})
     model["b"].weight = tied.weight
     assert measure.model_bytes(model) == (16 + 4) * 4, "a shared tensor counts once"
+
+
+def test_the_package_docstring_lists_every_module():
+    import bigmodel_helpers
+    package = ROOT / "bigmodel_helpers"
+    names = {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
+    names |= {p.name + "/" for p in package.iterdir() if (p / "__init__.py").is_file()}
+    missing = sorted(n for n in names if f"``{n}``" not in bigmodel_helpers.__doc__)
+    assert not missing, f"add {missing} to the module list in bigmodel_helpers/__init__.py (and README's layout)"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from .config import TrainConfig
 
 
@@ -24,6 +26,6 @@ def plan_steps(make_model, cfg_kwargs: dict, dataset, budget_s: float, max_steps
     probe = Trainer(make_model(), probe_cfg, dataset, **trainer_kwargs)
     probe.fit()
     times = probe.history["time_s"]
-    step_times = sorted(b - a for a, b in zip(times, times[1:]))
+    step_times = sorted(b - a for a, b in pairwise(times))
     seconds_per_step = step_times[len(step_times) // 2]
     return max(probe_steps, min(max_steps, int((1 - reserve) * budget_s / seconds_per_step)))
