@@ -37,7 +37,7 @@
 # | profile | minutes | needs |
 # |---|---|---|
 # | smoke | ~1.5 | CPU, 2 cores (96 training reviews at 64 tokens; no `torch.compile`) |
-# | cpu | ~8 | CPU, 2 cores, 3 GB RAM (1,200 training reviews at 128 tokens; `torch.compile` costs ~25 s per input shape) |
+# | cpu | ~8 (estimated: not run yet) | CPU, 2 cores, 3 GB RAM (1,200 training reviews at 128 tokens; `torch.compile` costs ~25 s per input shape) |
 # | gpu | not measured yet | a GPU for the fine-tune (`bert-base-uncased` from the hub when online); export, ONNX Runtime and the server run on the CPU, as a CPU deployment does |
 #
 # The measured minutes are in the course map of the README. Terms: see the [glossary](glossary.md#appA).
@@ -220,7 +220,7 @@ print(f"torch.export took {export_seconds:.1f} s; {PT2.name}: {PT2.stat().st_siz
       f"shapes seen in the test batches: {sorted({b['input_ids'].shape for b in TEST_BATCHES})[:3]} ...")
 export_diff, export_agree = parity("torch.export (reloaded)", export_logits, eager_logits)
 assert export_diff < 1e-4 and export_agree == 1.0
-run.record("export_max_abs_diff", export_diff)
+_ = run.record("export_max_abs_diff", export_diff)
 
 # %% [markdown]
 # **ONNX** is an open file format for the same kind of graph, readable by many runtimes; **ONNX Runtime** (ORT) is
@@ -256,7 +256,7 @@ print(f"ONNX export took {onnx_seconds:.1f} s; graph + weights {onnx_mb:.0f} MB;
       f"providers here: {ort.get_available_providers()}")
 onnx_diff, onnx_agree = parity("ONNX Runtime fp32", ort_logits, eager_logits)
 assert onnx_diff < 1e-3 and onnx_agree == 1.0
-run.record("onnx_max_abs_diff", onnx_diff)
+_ = run.record("onnx_max_abs_diff", onnx_diff)
 
 # %% [markdown]
 # **TorchScript**, which the outline names for PyTorch deployment, is deprecated in current PyTorch in favour of
@@ -276,8 +276,8 @@ def try_torchscript(module, example_inputs):
             traced = torch.jit.trace(module, example_inputs)
         except Exception as error:  # noqa: BLE001 -- a removed or broken API must not stop the notebook
             return None, f"torch.jit.trace failed ({type(error).__name__}: {str(error)[:120]})"
-    notices = sorted({str(w.message).split(".")[0] for w in caught if "deprecat" in str(w.message).lower()})
-    return traced, f"torch.jit.trace still works in torch {torch.__version__}; it warns: {notices[:2]}"
+    notices = sorted({str(w.message)[:90] for w in caught if "jit" in str(w.message) and "deprecat" in str(w.message)})
+    return traced, f"torch.jit.trace still works in torch {torch.__version__}; it warns: {notices}"
 
 
 traced, message = try_torchscript(wrapped, example)
@@ -490,7 +490,7 @@ plt.show()
 COLD = {
     "eager PyTorch": f"""
 import torch
-from transformers import AutoModelForSequenceClassification
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 tok = AutoTokenizer.from_pretrained({str(MODEL_DIR)!r})
 model = AutoModelForSequenceClassification.from_pretrained({str(MODEL_DIR)!r}).eval()
 with torch.no_grad():
@@ -507,7 +507,7 @@ for name, code in COLD.items():
                          env=os.environ | {"PYTHONPATH": str(Path(serving.__file__).parents[1])})
     cold[name] = {"cold start s": time.perf_counter() - t0, "peak memory MB": float(out.stdout.split()[-1])}
     print(f"{name:>14}: cold start {cold[name]['cold start s']:.1f} s, peak memory {cold[name]['peak memory MB']:.0f} MB")
-run.record("cold_start_ratio", cold["eager PyTorch"]["cold start s"] / cold["ONNX Runtime"]["cold start s"])
+_ = run.record("cold_start_ratio", cold["eager PyTorch"]["cold start s"] / cold["ONNX Runtime"]["cold start s"])
 
 # %% [markdown]
 # ## 5. A real inference server

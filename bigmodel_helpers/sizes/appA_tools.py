@@ -7,7 +7,7 @@ CPU = {
     "n_test": 500,              # shared test reviews: parity, accuracy, int8 check
     "max_len": 128,             # tokens per review (longer reviews are cut)
     # the course GPT exported for generation
-    "gpt_steps": 150,           # optimizer steps on Shakespeare characters (a few seconds)
+    "gpt_steps": 600,           # optimizer steps on Shakespeare characters (~80 steps per second here)
     "gen_tokens": 40,           # greedy tokens compared between eager and ONNX Runtime
     # latency matrix
     "latency_repeats": 15,      # timed calls per cell of the matrix (after one warm-up call)
@@ -15,7 +15,7 @@ CPU = {
     # load test of the server
     "load_requests": 256,       # requests per (clients, batching) run
 }
-SMOKE = CPU | {"n_train": 96, "n_test": 96, "max_len": 64, "gpt_steps": 40, "gen_tokens": 20, "latency_repeats": 5,
+SMOKE = CPU | {"n_train": 96, "n_test": 96, "max_len": 64, "gpt_steps": 300, "gen_tokens": 20, "latency_repeats": 5,
                "engines": ["eager fp32", "ORT fp32", "ORT int8"], "load_requests": 64}
-GPU = CPU | {"n_train": 8000, "n_test": 2000, "max_len": 256, "gpt_steps": 500, "latency_repeats": 30,
+GPU = CPU | {"n_train": 8000, "n_test": 2000, "max_len": 256, "gpt_steps": 2000, "latency_repeats": 30,
              "load_requests": 1024}
