@@ -261,6 +261,13 @@ async def load_test(url: str, texts: list[str], clients: int, requests: int, tim
     return {"latencies": latencies, "answers": answers, "wall_s": wall, "requests_per_s": requests / wall}
 
 
+def load_test_sync(url: str, texts: list[str], clients: int, requests: int, timeout_s: float = 60.0) -> dict:
+    """``load_test`` from ordinary code, also inside Jupyter, whose own event loop is already running there
+    (the test gets a fresh loop in a helper thread)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, load_test(url, texts, clients, requests, timeout_s)).result()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Serve an ONNX text classifier on 127.0.0.1.")
     parser.add_argument("--onnx", required=True, help="the exported model (.onnx)")

@@ -62,7 +62,6 @@ PROFILE = "cpu"
 SEED = 0
 
 # %%
-import asyncio
 import importlib.metadata
 import json
 import math
@@ -573,9 +572,9 @@ print("server stopped")
 load_rows, checked = [], 0
 for max_batch in (1, 32):
     with serving.running_server(ONNX_FP32, MODEL_DIR, max_len=S.max_len, max_batch=max_batch, max_wait_ms=5) as url:
-        asyncio.run(serving.load_test(url, test_texts, clients=4, requests=16))   # warm-up: connections, first batches
+        serving.load_test_sync(url, test_texts, clients=4, requests=16)   # warm-up: connections, first batches
         for clients in (1, 4, 16):
-            result = asyncio.run(serving.load_test(url, test_texts, clients=clients, requests=S.load_requests))
+            result = serving.load_test_sync(url, test_texts, clients=clients, requests=S.load_requests)
             ms = np.array(result["latencies"]) * 1e3
             sizes = [a["batch_size"] for a in result["answers"]]
             load_rows.append({"batching": "micro-batching" if max_batch > 1 else "one per forward",
