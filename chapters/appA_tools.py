@@ -36,7 +36,7 @@
 # ## Time and hardware
 # | profile | minutes | needs |
 # |---|---|---|
-# | smoke | ~1.5 | CPU, 2 cores (96 training reviews at 64 tokens; no `torch.compile`) |
+# | smoke | ~1 | CPU, 2 cores (96 training reviews at 64 tokens; no `torch.compile`) |
 # | cpu | ~8 (estimated: not run yet) | CPU, 2 cores, 3 GB RAM (1,200 training reviews at 128 tokens; `torch.compile` costs ~25 s per input shape) |
 # | gpu | not measured yet | a GPU for the fine-tune (`bert-base-uncased` from the hub when online); export, ONNX Runtime and the server run on the CPU, as a CPU deployment does |
 #
@@ -745,7 +745,7 @@ def p95_ms(latencies_s):
 # %%
 check_function("Exercise 1 · p95 from latencies", p95_ms, _reference_p95,
                lambda g: (list(torch.rand(int(torch.randint(2, 200, (1,), generator=g)), generator=g).double().numpy()),),
-               hint="sort, or use np.percentile; do not forget seconds -> milliseconds")
+               hint="sort, or use np.percentile; do not forget seconds -> milliseconds");
 
 # %% [markdown]
 # ### Exercise 2 · A micro-batching queue
@@ -771,7 +771,7 @@ def plan_batches(arrivals_ms, max_batch, max_wait_ms):
 check_function("Exercise 2 · micro-batching queue", plan_batches, _reference_plan_batches,
                lambda g: (sorted((torch.rand(int(torch.randint(1, 40, (1,), generator=g)), generator=g) * 50).tolist()),
                           int(torch.randint(1, 8, (1,), generator=g)), float(torch.randint(0, 10, (1,), generator=g))),
-               trials=20, hint="a batch is closed by size OR by time since its first request, whichever comes first")
+               trials=20, hint="a batch is closed by size OR by time since its first request, whichever comes first");
 
 # %% [markdown]
 # ### Exercise 3 · An export parity check
@@ -787,7 +787,7 @@ def parity_check(logits, reference):
 # %%
 check_function("Exercise 3 · export parity check", parity_check, _reference_parity,
                lambda g: ((torch.randn(64, 3, generator=g)).numpy(), (torch.randn(64, 3, generator=g)).numpy()),
-               hint="np.abs(...).max() and the mean of an equality of argmaxes")
+               hint="np.abs(...).max() and the mean of an equality of argmaxes");
 
 # %% [markdown]
 # ### Exercise 4 · Where does the time go? (discussion)
