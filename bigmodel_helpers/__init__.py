@@ -18,6 +18,7 @@ Models, training, measuring:
                       ``distributed``, ``plot``
     ``measure``       matmul rate, latency percentiles, model bytes
     ``stats``         paired comparisons of two models on the same items (McNemar, paired bootstrap)
+    ``serving``       appendix A's inference server: validation, health, dynamic micro-batching (FastAPI)
     ``ddp_demo``      the script chapter 5 launches with torchrun (DDP = one process, asserted)
 
 Teaching and running the course:
