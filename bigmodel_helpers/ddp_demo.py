@@ -18,6 +18,7 @@ from torch.utils.data import TensorDataset
 
 if __package__ in (None, ""):   # run as a script by torchrun: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bigmodel_helpers.env import apply_thread_policy
 from bigmodel_helpers.train import TrainConfig, Trainer
 
 
@@ -47,7 +48,7 @@ def main(argv=None) -> None:
     parser.add_argument("--batch-size", type=int, default=32, help="per process")
     parser.add_argument("--grad-accum", type=int, default=1)
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)   # torchrun starts one process per core (it sets OMP_NUM_THREADS=1 as well)
+    apply_thread_policy()   # the course's one policy: torchrun sets OMP_NUM_THREADS=1, one thread per process
     trainer = make_trainer(args.data, args.max_steps, args.batch_size, args.grad_accum)
     history = trainer.fit()
     out = f"{args.out}.rank{trainer.procs.rank}.safetensors"
