@@ -411,7 +411,7 @@ def test_live_plot_shows_one_output_and_then_replaces_it(monkeypatch):
             r"Batches must be \(inputs, targets\) pairs or dicts",
         ),
         (lambda: quiet(precision="fp8"), r"Unknown precision 'fp8'. Valid: 'auto', 'fp32', 'bf16', 'fp16'"),
-        (lambda: quiet(schedule="step"), r"Unknown schedule 'step'. Valid: 'cosine'"),
+        (lambda: quiet(schedule="exponential"), r"Unknown schedule 'exponential'. Valid: 'cosine'"),
         (lambda: quiet(device="tpu"), r"Unknown device 'tpu'. Valid: 'auto', 'cpu'"),
         (
             lambda: Trainer(mlp(), quiet(precision="fp16"), classification_data(), loss_fn=CE),
@@ -509,3 +509,64 @@ def test_gpu_compile_trains_and_saves_plain_keys(tmp_path):
     assert history["loss"][-1] < history["loss"][0]
     with safe_open(str(latest_checkpoint(tmp_path) / "model.safetensors"), framework="pt") as f:
         assert not [k for k in f.keys() if "_orig_mod" in k]  # noqa: SIM118
+
+
+@pytest.mark.parametrize("warmup, min_ratio", [(30, 0.01), (2, 0.1), (99, 0.0016)])
+def test_one_cycle_schedule_equals_torch_one_cycle_lr(warmup, min_ratio):
+    cfg = TrainConfig(max_steps=100, lr=0.3, schedule="one_cycle", warmup_steps=warmup, min_lr_ratio=min_ratio)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.3, total_steps=100, pct_start=warmup / 100,
+                                                div_factor=25, final_div_factor=1 / (25 * min_ratio))
+    torch_lrs = []
+    for _ in range(100):
+        torch_lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    ours = [lr_at(cfg, s) for s in range(100)]
+    assert max(abs(a - b) for a, b in zip(ours, torch_lrs)) < 1e-12
+
+
+def test_step_schedule_equals_torch_step_lr_after_the_warm_up():
+    cfg = TrainConfig(max_steps=60, lr=0.5, schedule="step", step_every=20, step_gamma=0.5, warmup_steps=5)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.5)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=20, gamma=0.5)
+    for step in range(5, 60):
+        assert lr_at(cfg, step) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-12), step
+        opt.step()
+        sched.step()
+    assert lr_at(cfg, 0) == pytest.approx(0.1)      # warm-up first: 0.5 * 1/5
+
+
+def test_trainer_with_plain_sgd_equals_a_hand_written_sgd_loop():
+    data = classification_data(n=32)
+    model = mlp(seed=3)
+    Trainer(model, quiet(max_steps=4, batch_size=32, lr=0.1, optimizer="sgd", schedule="constant",
+                         clip_norm=None, weight_decay=0.0), data, loss_fn=CE).fit()
+    by_hand = mlp(seed=3)
+    opt = torch.optim.SGD(by_hand.parameters(), lr=0.1)
+    x, y = data.tensors
+    for _ in range(4):   # one batch of 32 = the whole set, so the data order cannot differ
+        opt.zero_grad()
+        CE(by_hand(x), y).backward()
+        opt.step()
+    for a, b in zip(model.parameters(), by_hand.parameters()):
+        assert torch.allclose(a, b, atol=1e-6), (a - b).abs().max()
+
+
+def test_history_logs_the_learning_rate_a_callback_set():
+    class Halve:
+        def on_after_backward(self, trainer):
+            for group in trainer.optimizer.param_groups:
+                group["lr"] = 0.5 * lr_at(trainer.cfg, trainer.step)
+    cfg = quiet(max_steps=3, schedule="constant", lr=0.2)
+    history = Trainer(mlp(), cfg, classification_data(), loss_fn=CE, callbacks=[Halve()]).fit()
+    assert history["lr"] == [pytest.approx(0.1)] * 3
+
+
+def test_config_refuses_momentum_for_adamw_and_one_cycle_without_a_rise():
+    with pytest.raises(ValueError, match="momentum is an sgd setting"):
+        TrainConfig(momentum=0.9)
+    with pytest.raises(ValueError, match="one_cycle"):
+        TrainConfig(schedule="one_cycle", warmup_steps=0)
+    with pytest.raises(ValueError, match="Unknown optimizer"):
+        TrainConfig(optimizer="lion")

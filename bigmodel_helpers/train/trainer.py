@@ -96,8 +96,11 @@ class Trainer:
         # Fused AdamW: one kernel for all parameters instead of a loop of small ops per tensor (CUDA, and the
         # CPU in torch >= 2.4); measured faster on the course GPT (bench/).
         fused = True if self.device.type in ("cuda", "cpu") and _has_fused_adamw(self.device) else None
-        self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=lr_at(cfg, 0),
-                                           betas=cfg.betas, fused=fused)
+        groups = [g for g in groups if g["params"]]
+        if cfg.optimizer == "sgd":   # plain SGD: the baseline a hand-written loop is compared with
+            self.optimizer = torch.optim.SGD(groups, lr=lr_at(cfg, 0), momentum=cfg.momentum)
+        else:
+            self.optimizer = torch.optim.AdamW(groups, lr=lr_at(cfg, 0), betas=cfg.betas, fused=fused)
         self.ddp = None
         self.train_model = model if model is not self.model and not self.procs.distributed else self.model
         if self.procs.distributed:   # gradients are all-reduced during backward()
@@ -153,6 +156,7 @@ class Trainer:
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             window.add(*self._train_step(micro_batches))
+            lr = self.optimizer.param_groups[0]["lr"]   # what the step used (a callback may have set it)
             self.step = step + 1
             trigger(self.callbacks, "on_step_end", self)
             bar.update(1)
