@@ -2,6 +2,7 @@
 headline numbers land in build/smoke/results.json inside their bands."""
 
 import json
+import re
 
 import pytest
 
@@ -138,3 +139,18 @@ def test_an_unknown_or_ambiguous_chapter_name_fails_listing_the_chapters(tmp_pat
         notebooks.main(["--profile", "smoke", "ch01", "ch05"])
     assert exit_info.value.code == 2
     assert "No chapter matches 'ch05'. Valid chapters: ch01_overview" in capsys.readouterr().err
+
+
+_SCORE = re.compile(r"(accuracy|acc|auc|auroc|f1|recall|precision|coverage|hits)(_|\d|$)")
+_NOT_A_SCORE = re.compile(r"delta|diff|gap|ratio|speedup|seconds")
+
+
+def test_no_band_on_a_score_admits_every_possible_score():
+    """A band of [0, 1] on an accuracy, AUC or recall cannot fail: it is a defect, not a check."""
+    lazy = []
+    for path in sorted(results.BANDS_DIR.glob("*.json")):
+        for profile, bands in json.loads(path.read_text()).items():
+            for name, (low, high) in bands.items():
+                if _SCORE.search(name) and not _NOT_A_SCORE.search(name) and low <= 0 and high >= 1:
+                    lazy.append(f"{path.name} {profile} {name} [{low}, {high}]")
+    assert not lazy, "bands that cannot fail (set them from measured runs):\n" + "\n".join(lazy)
