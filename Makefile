@@ -33,7 +33,7 @@ lab: $(STAMP)
 
 # nbval then re-executes every executed smoke copy (the shell expands the glob after the first run wrote
 # them) and compares the outputs of cells marked NBVAL_CHECK_OUTPUT: the run must reproduce itself.
-NBVAL_NOTEBOOKS ?= build/smoke/executed/ch*.ipynb
+NBVAL_NOTEBOOKS ?= build/smoke/executed/ch*.ipynb build/smoke/executed/app*.ipynb
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
