@@ -228,3 +228,11 @@ def test_glossary_links_point_to_existing_anchors(path):
     links = re.findall(r"glossary\.md#([\w-]+)", "\n".join(c.source for c in notebook.cells))
     missing = sorted(set(links) - _glossary_anchors())
     assert not missing, f"{path.name} links to glossary anchors that do not exist: {missing}"
+
+
+def test_glossary_anchors_are_unique():
+    """Two rows with one anchor would send a link to the wrong definition (chapters add terms in parallel)."""
+    text = (Path(__file__).parents[1] / "chapters" / "glossary.md").read_text()
+    anchors = re.findall(r'<a id="([^"]+)"></a>', text)
+    duplicates = sorted({a for a in anchors if anchors.count(a) > 1})
+    assert not duplicates, f"glossary anchors used twice: {duplicates}"

@@ -9,6 +9,7 @@ CPU = {
     "bpe_vocab": 2048,              # BPE vocabulary size trained on the training plays
     "bpe_train_chars": 10_000_000,  # characters the BPE trainer reads (10M is more than the training plays: all of them)
     "bpe_encode_chars": 10_000_000, # characters encoded to measure characters per token
+    "stage_steps": 400,             # training steps of each of the five step-by-step models (section 2)
     # the character GPT (nanoGPT's CPU recipe: 4 layers, 4 heads, 128 wide, block 64, batch 12)
     "char_block": 64,               # context length in characters
     "char_layers": 4,               # transformer blocks
@@ -57,7 +58,7 @@ CPU = {
     "ft_lr": 1e-3,                  # learning rate of the small BERTs (random init, own pretraining)
     "ft_lr_pretrained": 5e-5,       # learning rate of the pretrained encoder
 }
-SMOKE = CPU | {"matmul_size": 512, "matmul_repeats": 3, "bpe_vocab": 512, "bpe_train_chars": 300_000,
+SMOKE = CPU | {"stage_steps": 20, "matmul_size": 512, "matmul_repeats": 3, "bpe_vocab": 512, "bpe_train_chars": 300_000,
                "bpe_encode_chars": 300_000, "char_layers": 2, "char_embd": 64, "char_budget_s": 6,
                "char_max_steps": 200, "probe_steps": 5, "eval_windows": 64, "evals": 2, "log_every": 5,
                "sample_chars": 80, "bpe_budget_s": 4, "mlm_seq": 64, "mlm_val_rows": 64, "stats_rows": 256,
@@ -66,7 +67,7 @@ SMOKE = CPU | {"matmul_size": 512, "matmul_repeats": 3, "bpe_vocab": 512, "bpe_t
                "t5_d_model": 64, "t5_max_steps": 20, "t5_batch": 16, "t5_budget_s": 5, "ft_seq": 32,
                "ft_train": 32, "ft_test": 32, "ft_steps": 4, "ft_batch": 8, "ft_lr": 3e-4}
 # nanoGPT's GPU Shakespeare recipe: 6 layers, 6 heads, 384 wide, block 256, batch 64.
-GPU = CPU | {"matmul_size": 8192, "matmul_repeats": 10, "bpe_vocab": 4096, "char_block": 256, "char_layers": 6,
+GPU = CPU | {"stage_steps": 2000, "matmul_size": 8192, "matmul_repeats": 10, "bpe_vocab": 4096, "char_block": 256, "char_layers": 6,
              "char_heads": 6, "char_embd": 384, "char_batch": 64, "char_lr": 1e-3, "char_budget_s": 150,
              "char_max_steps": 5000, "eval_windows": 2048, "evals": 8, "sample_chars": 600, "bpe_block": 256,
              "bpe_budget_s": 90, "mlm_val_rows": 1024, "stats_rows": 4096, "bert_hidden": 256,
