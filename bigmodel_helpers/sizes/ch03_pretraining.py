@@ -17,6 +17,8 @@ CPU = {
     "char_embd": 128,               # width
     "char_batch": 12,               # windows per step
     "char_lr": 2e-3,                # peak learning rate
+    "char_dropout": 0.0,            # dropout (a 4-minute run does not overfit; nanoGPT's GPU recipe needs 0.2)
+    "char_target_loss": 1.9,        # the validation loss the cpu run aims at within its budget (None: no target)
     "char_budget_s": 240,           # training seconds
     "char_max_steps": 20_000,       # a cap the budget normally reaches first
     "probe_steps": 20,              # steps timed to plan how many fit in a budget
@@ -58,7 +60,7 @@ CPU = {
     "ft_lr": 1e-3,                  # learning rate of the small BERTs (random init, own pretraining)
     "ft_lr_pretrained": 5e-5,       # learning rate of the pretrained encoder
 }
-SMOKE = CPU | {"stage_steps": 20, "matmul_size": 512, "matmul_repeats": 3, "bpe_vocab": 512, "bpe_train_chars": 300_000,
+SMOKE = CPU | {"stage_steps": 20, "char_target_loss": None, "matmul_size": 512, "matmul_repeats": 3, "bpe_vocab": 512, "bpe_train_chars": 300_000,
                "bpe_encode_chars": 300_000, "char_layers": 2, "char_embd": 64, "char_budget_s": 6,
                "char_max_steps": 200, "probe_steps": 5, "eval_windows": 64, "evals": 2, "log_every": 5,
                "sample_chars": 80, "bpe_budget_s": 4, "mlm_seq": 64, "mlm_val_rows": 64, "stats_rows": 256,
@@ -67,7 +69,7 @@ SMOKE = CPU | {"stage_steps": 20, "matmul_size": 512, "matmul_repeats": 3, "bpe_
                "t5_d_model": 64, "t5_max_steps": 20, "t5_batch": 16, "t5_budget_s": 5, "ft_seq": 32,
                "ft_train": 32, "ft_test": 32, "ft_steps": 4, "ft_batch": 8, "ft_lr": 3e-4}
 # nanoGPT's GPU Shakespeare recipe: 6 layers, 6 heads, 384 wide, block 256, batch 64.
-GPU = CPU | {"stage_steps": 2000, "matmul_size": 8192, "matmul_repeats": 10, "bpe_vocab": 4096, "char_block": 256, "char_layers": 6,
+GPU = CPU | {"stage_steps": 2000, "char_dropout": 0.2, "char_target_loss": None, "matmul_size": 8192, "matmul_repeats": 10, "bpe_vocab": 4096, "char_block": 256, "char_layers": 6,
              "char_heads": 6, "char_embd": 384, "char_batch": 64, "char_lr": 1e-3, "char_budget_s": 150,
              "char_max_steps": 5000, "eval_windows": 2048, "evals": 8, "sample_chars": 600, "bpe_block": 256,
              "bpe_budget_s": 90, "mlm_val_rows": 1024, "stats_rows": 4096, "bert_hidden": 256,
