@@ -11,6 +11,8 @@ Real data and models:
     ``assets/``       ``registry`` (what exists, fetch, verify) · ``resolve`` (path -> cache -> hub -> offline)
                       · ``models`` (encoder, causal LM, image classifier) · ``datasets`` · ``cli``
     ``textdata``      IMDb cleaned and split once (cached on disk); the next-token window dataset
+    ``clipart``       chapter 8's image–title pairs: openclipart SVGs listed once, titles parsed safely, rendered
+                      (cached .npz), perceptual hash, cleaning, a grouped split
 
 Models, training, measuring:
     ``models/``       model code several chapters, tests or torchrun scripts need: ``gpt`` (GPT-2 from scratch)

@@ -1,0 +1,11 @@
+"""Chapter 8 (multimodal): openclipart image–title pairs, fusion of two frozen towers, a CLIP-style model."""
+
+CPU = {
+    "max_per_category": 250,   # clip-art items kept per category after cleaning (None: all); ~2,100 in all
+    "fusion_steps": 500,       # optimizer steps of each fusion model (batch 64, cached features)
+    "clip_steps": 1200,        # optimizer steps of the contrastive projection heads (batch 128)
+    "clip_hub": None,          # a real CLIP on the hub to compare with (None: not tried)
+}
+SMOKE = CPU | {"max_per_category": 16, "fusion_steps": 60, "clip_steps": 120}
+GPU = CPU | {"max_per_category": None, "fusion_steps": 1500, "clip_steps": 4000,
+             "clip_hub": "openai/clip-vit-base-patch32"}
