@@ -13,7 +13,8 @@ Real data and models:
     ``textdata``      IMDb cleaned and split once (cached on disk); the next-token window dataset
 
 Models, training, measuring:
-    ``models/``       model code several chapters, tests or torchrun scripts need: ``gpt`` (GPT-2 from scratch)
+    ``models/``       model code several chapters, tests or torchrun scripts need: ``gpt`` (GPT-2 from scratch),
+                      ``lora`` (LoRA from scratch: ``LoRALinear``, ``inject_lora``, ``merge_lora``)
     ``train/``        ``Trainer`` and its ``config``, ``data``, ``callbacks``, ``budget``, ``checkpoint``,
                       ``distributed``, ``plot``
     ``measure``       matmul rate, latency percentiles, model bytes
