@@ -73,3 +73,13 @@ def test_clear_errors():
         LoRALinear(nn.Linear(2, 2), r=0, alpha=2)
     with pytest.raises(ValueError, match="No nn.Linear named"):
         inject_lora(Tiny(), ["k_proj"], r=2, alpha=2)
+
+
+def test_cost_counts_a_tied_tensor_once_and_checks_its_arguments():
+    from bigmodel_helpers.models.lora_cost import _unique_bytes, measure
+    shared = torch.zeros(10, 4)
+    assert _unique_bytes([shared, shared, torch.zeros(3)]) == 10 * 4 * 4 + 3 * 4
+    with pytest.raises(ValueError, match="mode"):
+        measure("half", batch=1, seq=1, steps=1)
+    with pytest.raises(ValueError, match=">= 1"):
+        measure("lora", batch=0, seq=1, steps=1)
