@@ -15,7 +15,9 @@ Real data and models:
                       (cached .npz), perceptual hash, cleaning, a grouped split
 
 Models, training, measuring:
-    ``models/``       model code several chapters, tests or torchrun scripts need: ``gpt`` (GPT-2 from scratch)
+    ``models/``       model code several chapters, tests or torchrun scripts need: ``gpt`` (GPT-2 from scratch),
+                      ``lora`` (LoRA from scratch: ``LoRALinear``, ``inject_lora``, ``merge_lora``),
+                      ``lora_cost`` (one step's time and peak memory, LoRA vs full, in a fresh process)
     ``train/``        ``Trainer`` and its ``config``, ``data``, ``callbacks``, ``budget``, ``checkpoint``,
                       ``distributed``, ``plot``
     ``measure``       matmul rate, latency percentiles, model bytes

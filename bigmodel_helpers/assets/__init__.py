@@ -14,6 +14,7 @@ from .datasets import (
     Play,
     gensim_test_file,
     imdb_source,
+    load_chatterbot,
     load_chitchat,
     load_imdb,
     load_mnist,
@@ -40,6 +41,6 @@ from .resolve import HUB_HOST, cache_dir, hub_online
 __all__ = [
     "ASSETS", "HUB_HOST", "IMAGE_NORMALISATION", "MANIFEST", "REGISTRY", "Asset", "AssetError", "Play",
     "asset_file", "cache_dir", "fetch", "gensim_test_file", "get_asset", "hub_online", "imdb_source",
-    "load_causal_lm", "load_chitchat", "load_encoder", "load_image_classifier", "load_imdb", "load_mnist",
+    "load_causal_lm", "load_chatterbot", "load_chitchat", "load_encoder", "load_image_classifier", "load_imdb", "load_mnist",
     "load_shakespeare", "make_manifest", "package_dir", "present", "sha256", "verify",
 ]

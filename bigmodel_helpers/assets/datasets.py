@@ -96,3 +96,17 @@ def load_chitchat() -> list[list[tuple[str, str]]]:
 def gensim_test_file(name: str) -> Path:
     """A file of gensim's bundled test data, e.g. ``wordsim353.tsv``, ``questions-words.txt``."""
     return asset_file("gensim_test_data", f"test/test_data/{name}")
+
+
+def load_chatterbot() -> dict[str, list[list[str]]]:
+    """chatterbot-corpus's English conversations by category (the YAML file's stem, e.g. ``"tech_support"``):
+    each conversation a list of turns, the first one the user's. Read with ``yaml.safe_load`` (no code runs)."""
+    import yaml
+    folder = asset_file("chatterbot", "data/english")
+    out = {}
+    for path in sorted(folder.glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        out[path.stem] = [[str(t) for t in conv] for conv in data.get("conversations", []) if conv]
+    if not out:
+        raise AssetError(f"No YAML files under {folder}: {_fetch_hint(get_asset('chatterbot'))}.")
+    return out

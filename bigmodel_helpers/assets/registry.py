@@ -65,6 +65,8 @@ REGISTRY: list[Asset] = [
           "gensim>=4.3", "gensim", ("test/test_data/lee_background.cor", "test/test_data/wordsim353.tsv",
                                     "test/test_data/simlex999.txt", "test/test_data/questions-words.txt"),
           "pip", "LGPL-2.1"),
+    Asset("chatterbot", "chatterbot-corpus 1.3.3: 2,026 short English Q->A conversations in 21 categories (YAML)",
+          "chatterbot-corpus==1.3.3", "chatterbot_corpus", ("data/english",), "pip", "BSD-3-Clause"),
 ]
 
 
