@@ -179,6 +179,10 @@ def _files_of(asset: Asset) -> dict[str, Path]:
     return files
 
 
+# System libraries an apt asset is useless without (the SVGs render through cairosvg, which needs cairo).
+APT_ALSO = {"openclipart": ("libcairo2",)}
+
+
 def _apt_install(asset: Asset, quiet: bool) -> None:
     """apt-get install where it exists and we are root; otherwise say what to run and go on."""
     import os
@@ -187,7 +191,7 @@ def _apt_install(asset: Asset, quiet: bool) -> None:
         print(f"{asset.name}: not installed and not installable from here; {_fetch_hint(asset)}")
         return
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    cmd = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", asset.package]
+    cmd = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", asset.package, *APT_ALSO.get(asset.name, ())]
     print(f"{asset.name}: {' '.join(cmd)}")
     out = subprocess.DEVNULL if quiet else None
     # A fresh machine has no package lists yet: update once and try again.
