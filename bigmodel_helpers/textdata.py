@@ -235,3 +235,34 @@ def spread_windows(ids, block_size: int, count: int, vocab_size: int | None = No
     stride = max(block_size, (len(ids) - block_size - 1) // count)
     windows = NextTokenWindows(ids, block_size, stride, vocab_size=vocab_size)
     return torch.utils.data.Subset(windows, range(min(count, len(windows))))
+
+
+# ------------------------------------------------------------------ Shakespeare: plain text and a play split
+def play_plain_text(markdown: str) -> str:
+    """One play's Markdown (``assets.load_shakespeare()``) as plain text: ``SPEAKER:`` lines, headings and
+    stage directions as text, the play's own title line dropped (chapters 3 and 10)."""
+    lines = []
+    for line in markdown.splitlines():
+        line = line.rstrip()                        # Markdown ends verse lines with two spaces
+        if line.startswith("# "):                   # the play's title
+            continue
+        line = re.sub(r"^#+ ", "", line)            # ## ACT I, ### SCENE II. ...
+        line = re.sub(r"^\*\*(.+?)\*\*$", r"\1:", line)   # **HAMLET** -> HAMLET:
+        line = re.sub(r"^_(.*)_$", r"\1", line)     # _Enter Ghost_ -> Enter Ghost
+        lines.append(line)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+
+
+def shakespeare_split(plays, n_val: int = 4, seed: int = 0):
+    """Hold out whole plays: ``(train_plays, val_plays)``, ``n_val`` plays drawn by ``random.Random(seed)``
+    from the titles in the order given (chapter 3's split: ``n_val=4, seed=0``). Lines of one play share
+    names and phrases, so a split of lines would leak; a split of plays does not."""
+    import random
+    titles = [p.title for p in plays]
+    if len(set(titles)) != len(titles):
+        raise ValueError("two plays share a title: the split is by title, so titles must be unique.")
+    if not (isinstance(n_val, int) and 0 < n_val < len(titles)):
+        raise ValueError(f"n_val={n_val!r}: hold out at least one play and keep at least one of the "
+                         f"{len(titles)} for training.")
+    val_titles = set(random.Random(seed).sample(titles, n_val))
+    return [p for p in plays if p.title not in val_titles], [p for p in plays if p.title in val_titles]
