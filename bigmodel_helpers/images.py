@@ -3,6 +3,7 @@ penultimate features, and the Fréchet distance between two sets of feature vect
 
 * ``to_model_input(images, size, mean, std)`` -- (N, 784) / (N, H, W) / (N, C, H, W) in [0, 1] -> (N, 3, size, size)
 * ``image_features(model, images, batch_size)`` -- penultimate features of a timm or torchvision classifier
+* ``split_last_stage(model)`` -- (trunk, last stage, pool, head) of a timm EfficientNet or torchvision ResNet
 * ``gaussian_stats(features)``, ``frechet_distance(a, b)`` -- mean and covariance, and the distance between the
   Gaussians fitted to two sets of features
 """
@@ -20,7 +21,7 @@ def to_model_input(images, size: int, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
     Accepts (N, H*W) square images, (N, H, W) or (N, C, H, W) with C = 1 or 3."""
     x = torch.as_tensor(images, dtype=torch.float32)
     if x.dim() == 2:
-        side = int(round(x.shape[1] ** 0.5))
+        side = round(x.shape[1] ** 0.5)
         if side * side != x.shape[1]:
             raise ValueError(f"flat images of {x.shape[1]} values are not square; pass (N, H, W) instead.")
         x = x.view(-1, 1, side, side)
@@ -42,6 +43,22 @@ def _penultimate(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
         body = torch.nn.Sequential(*list(model.children())[:-1])
         return body(x).flatten(1)
     raise TypeError(f"{type(model).__name__}: don't know where its penultimate layer is (timm or torchvision ResNet).")
+
+
+def split_last_stage(model: torch.nn.Module):
+    """An ImageNet classifier cut into four pieces, ``head(pool(stage(trunk(x))))`` == its logits:
+    ``trunk`` (everything before the last stage), ``stage`` (the last stage, ending in the final feature maps,
+    the layer Grad-CAM looks at), ``pool`` (global average pool to a vector) and ``head`` (the linear classifier).
+    The pieces share the model's parameters (no copies)."""
+    if hasattr(model, "blocks") and hasattr(model, "conv_head"):      # timm EfficientNet
+        trunk = torch.nn.Sequential(model.conv_stem, model.bn1, *model.blocks[:-1])
+        stage = torch.nn.Sequential(model.blocks[-1], model.conv_head, model.bn2)
+        return trunk, stage, model.global_pool, model.get_classifier()
+    if hasattr(model, "layer4") and hasattr(model, "fc"):             # torchvision ResNet
+        trunk = torch.nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool, model.layer1,
+                                    model.layer2, model.layer3)
+        return trunk, model.layer4, torch.nn.Sequential(model.avgpool, torch.nn.Flatten(1)), model.fc
+    raise TypeError(f"{type(model).__name__}: split_last_stage knows timm EfficientNets and torchvision ResNets.")
 
 
 @torch.no_grad()

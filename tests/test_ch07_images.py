@@ -60,6 +60,20 @@ def test_image_features_give_the_classifiers_logits_and_do_not_depend_on_the_bat
     with torch.no_grad():
         assert torch.allclose(model.get_classifier()(features), model(x), atol=1e-4)
     assert torch.allclose(features, images.image_features(model, x, batch_size=5), atol=1e-5)
+    trunk, stage, pool, head = images.split_last_stage(model)
+    with torch.no_grad():
+        assert torch.allclose(pool(stage(trunk(x))), features, atol=1e-5)
+        assert torch.allclose(head(pool(stage(trunk(x)))), model(x), atol=1e-4)
+
+
+def test_split_last_stage_of_a_torchvision_resnet_gives_its_logits():
+    import torchvision
+    model = torchvision.models.resnet18(weights=None).eval()
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    trunk, stage, pool, head = images.split_last_stage(model)
+    with torch.no_grad():
+        assert torch.allclose(head(pool(stage(trunk(x)))), model(x), atol=1e-5)
+        assert torch.allclose(images.image_features(model, x), pool(stage(trunk(x))), atol=1e-5)
 
 
 def _write_idx(path, magic: int, shape: tuple, values: bytes):
