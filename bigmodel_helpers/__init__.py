@@ -21,6 +21,7 @@ Models, training, measuring:
     ``train/``        ``Trainer`` and its ``config``, ``data``, ``callbacks``, ``budget``, ``checkpoint``,
                       ``distributed``, ``plot``
     ``measure``       matmul rate, latency percentiles, model bytes
+    ``images``        grey images to an ImageNet model's input, its penultimate features, the Fréchet distance
     ``stats``         paired comparisons of two models on the same items (McNemar, paired bootstrap)
     ``serving``       appendix A's inference server: validation, health, dynamic micro-batching (FastAPI)
     ``ddp_demo``      the script chapter 5 launches with torchrun (DDP = one process, asserted)

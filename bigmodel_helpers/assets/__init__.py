@@ -11,11 +11,13 @@ verify), ``resolve`` (the cache, the hub probe, path -> cache -> hub -> offline)
 """
 
 from .datasets import (
+    FASHION_MNIST_CLASSES,
     Play,
     gensim_test_file,
     imdb_source,
     load_chatterbot,
     load_chitchat,
+    load_fashion_mnist,
     load_imdb,
     load_mnist,
     load_shakespeare,
@@ -39,8 +41,10 @@ from .registry import (
 from .resolve import HUB_HOST, cache_dir, hub_online
 
 __all__ = [
-    "ASSETS", "HUB_HOST", "IMAGE_NORMALISATION", "MANIFEST", "REGISTRY", "Asset", "AssetError", "Play",
+    "ASSETS", "FASHION_MNIST_CLASSES", "HUB_HOST", "IMAGE_NORMALISATION", "MANIFEST", "REGISTRY", "Asset",
+    "AssetError", "Play",
     "asset_file", "cache_dir", "fetch", "gensim_test_file", "get_asset", "hub_online", "imdb_source",
-    "load_causal_lm", "load_chatterbot", "load_chitchat", "load_encoder", "load_image_classifier", "load_imdb", "load_mnist",
+    "load_causal_lm", "load_chatterbot", "load_chitchat", "load_encoder", "load_fashion_mnist",
+    "load_image_classifier", "load_imdb", "load_mnist",
     "load_shakespeare", "make_manifest", "package_dir", "present", "sha256", "verify",
 ]

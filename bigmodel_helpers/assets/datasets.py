@@ -110,3 +110,52 @@ def load_chatterbot() -> dict[str, list[list[str]]]:
     if not out:
         raise AssetError(f"No YAML files under {folder}: {_fetch_hint(get_asset('chatterbot'))}.")
     return out
+
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                         "Bag", "Ankle boot")
+_IDX_MAGIC = {"images": 2051, "labels": 2049}   # 0x00000803: uint8, 3 dims; 0x00000801: uint8, 1 dim
+
+
+def _read_idx(path: Path, kind: str):
+    """One gzipped idx file (LeCun's format: a big-endian magic number, the dimensions, then uint8 data).
+    ``kind`` is "images" -> (N, rows, cols) or "labels" -> (N,). A wrong magic number or size raises AssetError."""
+    import numpy as np
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    dims = 3 if kind == "images" else 1
+    if len(data) < 4 + 4 * dims:
+        raise AssetError(f"{path} is too short ({len(data)} bytes) to be an idx {kind} file.")
+    magic = int.from_bytes(data[:4], "big")
+    if magic != _IDX_MAGIC[kind]:
+        raise AssetError(f"{path}: magic number {magic} is not {_IDX_MAGIC[kind]} (idx {kind}); the file is "
+                         "damaged or not what its name says.")
+    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims))
+    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims)
+    if body.size != int(np.prod(shape)):
+        raise AssetError(f"{path}: header says {shape} = {int(np.prod(shape))} values, the file holds {body.size}.")
+    return body.reshape(shape)
+
+
+def load_fashion_mnist(val_size: int = 10000, seed: int = 0, folder=None) -> dict:
+    """Fashion-MNIST (Zalando product photos, 28x28 grey, 10 classes) as ``{"train", "val", "test"}`` of
+    ``(x, y)`` like ``load_mnist``: x float32 (N, 784) in [0, 1], y int64. The 60,000 training images are split
+    into train / validation (``val_size`` images, a seeded permutation); the 10,000 test images stay apart.
+    Class names: ``FASHION_MNIST_CLASSES``. ``folder`` overrides the Debian package's directory."""
+    import numpy as np
+    root = Path(folder) if folder is not None else package_dir(get_asset("fashion_mnist"))
+    arrays = {}
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        files = [root / f"{prefix}-{kind}-idx{3 if kind == 'images' else 1}-ubyte.gz" for kind in ("images", "labels")]
+        missing = [p for p in files if not p.is_file()]
+        if missing:
+            raise AssetError(f"{missing[0]} is missing: {_fetch_hint(get_asset('fashion_mnist'))}.")
+        x, y = _read_idx(files[0], "images"), _read_idx(files[1], "labels")
+        if len(x) != len(y) or (y.size and y.max() > 9):
+            raise AssetError(f"{root}: {len(x)} {split} images but {len(y)} labels (or a label above 9).")
+        arrays[split] = (x.reshape(len(x), -1).astype(np.float32) / 255.0, y.astype(np.int64))
+    x, y = arrays["train"]
+    if not 0 < val_size < len(x):
+        raise ValueError(f"val_size={val_size!r} must be between 1 and {len(x) - 1}.")
+    order = np.random.default_rng(seed).permutation(len(x))
+    val, train = order[:val_size], order[val_size:]
+    return {"train": (x[train], y[train]), "val": (x[val], y[val]), "test": arrays["test"]}
