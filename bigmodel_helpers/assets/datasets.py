@@ -111,6 +111,7 @@ def load_chatterbot() -> dict[str, list[list[str]]]:
         raise AssetError(f"No YAML files under {folder}: {_fetch_hint(get_asset('chatterbot'))}.")
     return out
 
+
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
                          "Bag", "Ankle boot")
 _IDX_MAGIC = {"images": 2051, "labels": 2049}   # 0x00000803: uint8, 3 dims; 0x00000801: uint8, 1 dim
