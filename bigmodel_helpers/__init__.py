@@ -20,6 +20,7 @@ Models, training, measuring:
                       ``lora_cost`` (one step's time and peak memory, LoRA vs full, in a fresh process)
     ``train/``        ``Trainer`` and its ``config``, ``data``, ``callbacks``, ``budget``, ``checkpoint``,
                       ``distributed``, ``plot``
+    ``handover``      a model one chapter saves and a later one loads (chapter 3's character GPT, chapter 6)
     ``measure``       matmul rate, latency percentiles, model bytes
     ``images``        grey images to an ImageNet model's input, its penultimate features, the Fréchet distance
     ``stats``         paired comparisons of two models on the same items (McNemar, paired bootstrap)
