@@ -37,8 +37,8 @@ NBVAL_NOTEBOOKS ?= build/smoke/executed/ch*.ipynb build/smoke/executed/app*.ipyn
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	BIGMODEL_STUDENT_RUNS=ch01_overview $(PY) -m pytest -q -m "not browser" tests
-	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env $(NBVAL_NOTEBOOKS)
+	BIGMODEL_STUDENT_RUNS=ch01_overview $(PY) -m pytest -q --durations=15 -m "not browser" tests
+	$(PY) -m pytest -q --durations=5 -p no:cacheprovider --nbval-lax --nbval-current-env $(NBVAL_NOTEBOOKS)
 
 unit-test: $(STAMP)
 	$(PY) -m pytest -q -m "not browser and not notebooks" tests
