@@ -25,7 +25,7 @@ CPU = {
 }
 SMOKE = CPU | {"intent_cap": 40, "oos_n": 80, "intent_ft_steps": 16, "slot_n_train": 240, "slot_n_test": 60,
                "slot_steps": 16, "max_turn_words": 12, "n_train_pairs": 200, "batch_size": 4,
-               "ft_steps": 4, "ft_eval_every": 4, "n_eval": 8, "n_gen": 4, "gen_max_new_tokens": 8, "cost_steps": 1,
+               "ft_steps": 4, "ft_eval_every": 4, "n_eval": 6, "n_gen": 4, "gen_max_new_tokens": 8, "cost_steps": 1,
                "shakespeare_lines": 8, "sweep_ranks": (2, 8), "sweep_steps": 2}
 GPU = CPU | {"intent_cap": 300, "oos_n": 600, "encoder_batch": 256, "intent_ft_steps": 600, "slot_n_train": 6000,
              "slot_n_test": 1000, "slot_steps": 600, "max_turn_words": 64, "n_train_pairs": 40000,
