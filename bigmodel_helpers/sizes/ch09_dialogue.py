@@ -5,10 +5,10 @@ CPU = {
     "intent_cap": 80,           # utterances kept per intent (trivia has 261, the smallest kept intent 22)
     "oos_n": 300,               # chit-chat turns used as out-of-scope utterances (validation + test)
     "encoder_batch": 64,        # utterances per MiniLM forward pass
-    "intent_ft_steps": 160,     # steps of 16 utterances fine-tuning MiniLM on the intents (about 6 epochs)
+    "intent_ft_steps": 150,     # steps of 16 utterances fine-tuning MiniLM on the intents (about 5.5 epochs)
     "slot_n_train": 1200,       # template utterances the slot filler trains on
     "slot_n_test": 300,         # template utterances it is scored on (seen templates, and new templates)
-    "slot_steps": 120,          # steps of 16 utterances training the slot filler
+    "slot_steps": 100,          # steps of 16 utterances training the slot filler
     # part 2: the chat model
     "max_turn_words": 24,       # words kept of each turn (the model sees about 1.3 tokens per word)
     "n_train_pairs": 2000,      # (context, reply) training pairs, from the training conversations
@@ -21,7 +21,7 @@ CPU = {
     "cost_steps": 3,            # timed steps for LoRA and for full fine-tuning (after one warm-up step)
     "shakespeare_lines": 40,    # Shakespeare lines of the forgetting check
     "sweep_ranks": (2, 8, 32),  # LoRA ranks of the rank sweep
-    "sweep_steps": 12,          # LoRA steps per rank in the sweep (a short budget: the sweep compares costs)
+    "sweep_steps": 10,          # LoRA steps per rank in the sweep (a short budget: the sweep compares costs)
 }
 SMOKE = CPU | {"intent_cap": 40, "oos_n": 80, "intent_ft_steps": 16, "slot_n_train": 240, "slot_n_test": 60,
                "slot_steps": 16, "max_turn_words": 12, "n_train_pairs": 200, "batch_size": 4,
