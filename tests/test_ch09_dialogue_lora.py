@@ -83,3 +83,45 @@ def test_cost_counts_a_tied_tensor_once_and_checks_its_arguments():
         measure("half", batch=1, seq=1, steps=1)
     with pytest.raises(ValueError, match=">= 1"):
         measure("lora", batch=0, seq=1, steps=1)
+
+
+def test_cost_processes_meet_at_the_barrier_then_take_turns(tmp_path):
+    import threading
+    import time
+
+    from bigmodel_helpers.models import lora_cost
+    if lora_cost.fcntl is None:
+        pytest.skip("no fcntl (Windows): measure_both runs the modes one after the other")
+    lock = str(tmp_path / "steps.lock")
+    (tmp_path / "ready.1").touch()                   # another process is ready: the barrier of 2 opens
+    lora_cost.wait_for_all(lock, parties=2, timeout=1)
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    with pytest.raises(TimeoutError):                # nobody else comes: a clear error, not a hang
+        lora_cost.wait_for_all(str(alone / "steps.lock"), parties=2, timeout=0.2)
+    order = []
+
+    def turn(name):
+        with lora_cost.exclusive(lock):
+            order.append(f"{name} in")
+            time.sleep(0.2)
+            order.append(f"{name} out")
+
+    threads = [threading.Thread(target=turn, args=(n,)) for n in "ab"]
+    for t in threads:
+        t.start()
+        time.sleep(0.05)
+    for t in threads:
+        t.join()
+    assert order == ["a in", "a out", "b in", "b out"]   # never both inside
+
+
+def test_measure_both_reports_a_failed_process_instead_of_hanging():
+    import subprocess
+    import time
+
+    from bigmodel_helpers.models.lora_cost import measure_both
+    t0 = time.monotonic()
+    with pytest.raises(subprocess.CalledProcessError, match="returned non-zero"):
+        measure_both(batch=0, seq=1, steps=1, timeout=120)
+    assert time.monotonic() - t0 < 60

@@ -24,7 +24,14 @@ from .datasets import (
     load_mnist,
     load_shakespeare,
 )
-from .models import IMAGE_NORMALISATION, load_causal_lm, load_encoder, load_image_classifier
+from .models import (
+    CHAT_HUB_NAME,
+    IMAGE_NORMALISATION,
+    load_causal_lm,
+    load_chat_lm,
+    load_encoder,
+    load_image_classifier,
+)
 from .registry import (
     ASSETS,
     MANIFEST,
@@ -43,10 +50,11 @@ from .registry import (
 from .resolve import HUB_HOST, cache_dir, hub_online
 
 __all__ = [
-    "ASSETS", "FASHION_MNIST_CLASSES", "HUB_HOST", "IMAGE_NORMALISATION", "MANIFEST", "REGISTRY", "Asset",
-    "AssetError", "Icon", "Play",
+    "ASSETS", "CHAT_HUB_NAME", "FASHION_MNIST_CLASSES", "HUB_HOST", "IMAGE_NORMALISATION", "MANIFEST", "REGISTRY",
+    "Asset", "AssetError", "Icon", "Play",
     "asset_file", "cache_dir", "fetch", "gensim_test_file", "get_asset", "hub_online", "imdb_source",
-    "load_causal_lm", "load_chatterbot", "load_chitchat", "load_encoder", "load_fashion_mnist", "load_fontawesome",
+    "load_causal_lm", "load_chat_lm", "load_chatterbot", "load_chitchat", "load_encoder", "load_fashion_mnist",
+    "load_fontawesome",
     "load_image_classifier", "load_imdb", "load_mnist",
     "load_shakespeare", "make_manifest", "package_dir", "present", "sha256", "verify",
 ]

@@ -135,3 +135,27 @@ def _rename_efficientnet_keys(state: dict) -> dict:
         else:
             renamed[".".join([_TOP_LEVEL[parts[0]], *parts[1:]])] = value
     return renamed
+
+
+# A chat model (with a chat template) for the gpu profile; the offline one is the causal_lm asset.
+CHAT_HUB_NAME = "HuggingFaceTB/SmolLM2-360M-Instruct"
+
+
+def load_chat_lm(profile: str, path=None):
+    """A causal language model with a chat template: SmolLM2-135M-Instruct offline (the ``causal_lm``
+    asset, in every profile without the hub), SmolLM2-360M-Instruct from the hub in the gpu profile.
+    Returns ``(tokenizer, model, name)``. (``load_causal_lm`` gives gpt2 on the hub, which has no chat
+    template.)"""
+    from ..profiles import check_profile
+    from .resolve import hub_online
+    check_profile(profile)
+    if path is None and profile == "gpu":
+        if hub_online():
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+            print(f"[assets] chat_lm: {CHAT_HUB_NAME} from the hub (gpu profile, online)")
+            tokenizer = AutoTokenizer.from_pretrained(CHAT_HUB_NAME)
+            model = AutoModelForCausalLM.from_pretrained(CHAT_HUB_NAME, dtype=torch.float32)
+            return tokenizer, model, CHAT_HUB_NAME.split("/")[-1]
+        print(f"[assets] chat_lm: the hub is unreachable, so the offline SmolLM2-135M-Instruct replaces {CHAT_HUB_NAME!r}")
+    return load_causal_lm("cpu", path)
