@@ -3,6 +3,7 @@ character Transformer trained on the same time budget."""
 
 CPU = {
     # backpropagation by hand
+    "value_steps": 100,         # full-batch gradient-descent steps of the Value neuron and the Value MLP (iris)
     "gradcheck_hidden": 32,     # hidden units of the network whose gradients are checked numerically
     "mlp_epochs": 30,           # passes over the 8x8 digits for the NumPy MLP
     # feed-forward network on MNIST
@@ -26,7 +27,7 @@ CPU = {
     "tf_width": 128,            # Transformer width d_model (feed-forward 4x)
     "tf_layers": 4,             # Transformer blocks
 }
-SMOKE = CPU | {"gradcheck_hidden": 16, "mlp_epochs": 8, "ffn_hidden": 128, "ffn_steps": 300, "w2v_reviews": 1500,
+SMOKE = CPU | {"value_steps": 10, "gradcheck_hidden": 16, "mlp_epochs": 8, "ffn_hidden": 128, "ffn_steps": 300, "w2v_reviews": 1500,
                "w2v_dim": 50, "w2v_epochs": 1, "char_budget_s": 5, "char_context": 64, "char_eval_batches": 5,
                "lstm_hidden": 128, "tf_width": 64, "tf_layers": 2}
 GPU = CPU | {"ffn_hidden": 512, "ffn_steps": 3000, "ffn_batch": 128, "w2v_reviews": 25000, "w2v_epochs": 5,
