@@ -14,7 +14,7 @@ CHAPTERS = notebooks.chapter_notebooks()
 
 @pytest.mark.notebooks
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=[p.stem for p in CHAPTERS])
-def test_chapter_runs_in_smoke_profile_within_limits_and_bands(notebook, monkeypatch):
+def test_chapter_runs_in_smoke_within_its_time_limit_and_expected_ranges(notebook, monkeypatch):
     # The offline fallback must be fast on its own: HF_HUB_OFFLINE is deliberately not set.
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     stale = results.load_results("smoke")   # forget earlier runs, so only this run's numbers count
