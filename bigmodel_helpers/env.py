@@ -10,9 +10,11 @@ policy when the block ends. No notebook calls ``torch.set_num_threads`` itself.
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import os
 import platform
 import random
+import shutil
 import sys
 from contextlib import contextmanager
 
@@ -156,20 +158,49 @@ def _gpu_facts() -> dict | None:
     if not torch.cuda.is_available():
         return None
     props = torch.cuda.get_device_properties(0)
-    return {"name": props.name, "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(),
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    return {"name": props.name, "cuda": torch.version.cuda, "cudnn": cudnn,
             "capability": f"{props.major}.{props.minor}", "memory_gib": round(props.total_memory / 2**30, 1),
-            "bf16": torch.cuda.is_bf16_supported(including_emulation=False)}
+            "bf16": bool(torch.cuda.is_bf16_supported(including_emulation=False))}
+
+
+def gpu_line(report: dict) -> str:
+    """One line about the GPU: its CUDA/cuDNN versions, compute capability and bf16 support, or "no GPU"."""
+    g = report.get("gpu")
+    if not g:
+        built = f"this torch is built for CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only torch"
+        return f"no GPU: torch sees no CUDA device ({built})"
+    cudnn = g["cudnn"] if g["cudnn"] is not None else "not available"
+    return (f"GPU {g['name']}: compute capability {g['capability']}, {g['memory_gib']} GiB, CUDA "
+            f"{g['cuda']}, cuDNN {cudnn}, bf16 {'yes' if g['bf16'] else 'no'}")
+
+
+def compiler_support() -> tuple[bool, str]:
+    """Can ``torch.compile`` generate code here? ``(ok, reason)``; nothing is compiled to find out.
+
+    On the CPU its default backend (inductor) writes C++ and needs a C++ compiler (``CXX``, else ``c++``,
+    ``g++`` or ``clang++`` on the PATH); on a CUDA GPU it writes Triton kernels and needs ``triton``."""
+    if not hasattr(torch, "compile"):
+        return False, f"torch {torch.__version__} has no torch.compile (it needs torch >= 2.0)"
+    reasons = []
+    for candidate in [os.environ.get("CXX"), "c++", "g++", "clang++"]:
+        if candidate and shutil.which(candidate):
+            reasons.append(f"C++ compiler {shutil.which(candidate)}")
+            break
+    else:
+        return False, "no C++ compiler found (set CXX or install g++/clang++): inductor cannot build CPU kernels"
+    if torch.cuda.is_available():
+        if importlib.util.find_spec("triton") is None:
+            return False, "a CUDA GPU but no triton: inductor cannot build GPU kernels"
+        reasons.append("triton for the GPU")
+    return True, ", ".join(reasons)
 
 
 def format_report(report: dict) -> str:
     torch_line = (f"torch {report['torch']}: device {report['device']} ({report['device_reason']}), "
                   f"{report['torch_threads']} threads on {report['cpu_cores']} cores ({report['thread_reason']})")
     lines = [f"python {report['python']} on {report['platform']}", torch_line,
-             "packages: " + ", ".join(f"{k} {v}" for k, v in report["packages"].items())]
-    if report["gpu"]:
-        g = report["gpu"]
-        lines.append(f"GPU {g['name']}: compute capability {g['capability']}, {g['memory_gib']} GiB, CUDA "
-                     f"{g['cuda']}, cuDNN {g['cudnn']}, bf16 {'yes' if g['bf16'] else 'no'}")
+             "packages: " + ", ".join(f"{k} {v}" for k, v in report["packages"].items()), gpu_line(report)]
     if report["colab"]:
         lines.append("running on Google Colab")
     return "\n".join(lines)
