@@ -6,9 +6,14 @@ penultimate features, and the Fréchet distance between two sets of feature vect
 * ``split_last_stage(model)`` -- (trunk, last stage, pool, head) of a timm EfficientNet or torchvision ResNet
 * ``gaussian_stats(features)``, ``frechet_distance(a, b)`` -- mean and covariance, and the distance between the
   Gaussians fitted to two sets of features
+* ``new_head(model, classes)``, ``reinitialise(model)`` -- a fresh classifier layer; the same architecture with a
+  random initialisation (the "from scratch" arm of a transfer-learning comparison)
+* ``EMA(decay)`` -- a Trainer callback keeping an exponential moving average of the weights
 """
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import torch
@@ -109,3 +114,68 @@ def frechet_distance(features_a, features_b) -> float:
     """The Fréchet distance between Gaussians fitted to two sets of (N, D) features. With Inception-v3
     features this is FID; with any other network's features it is a different, incomparable number."""
     return frechet_from_stats(*gaussian_stats(features_a), *gaussian_stats(features_b))
+
+
+def new_head(model: torch.nn.Module, classes: int) -> torch.nn.Module:
+    """Replace an ImageNet classifier's last linear layer by a fresh one with ``classes`` outputs, in place
+    (timm models through ``reset_classifier``, torchvision ResNets through ``fc``); returns the model."""
+    if hasattr(model, "reset_classifier"):
+        model.reset_classifier(classes)
+    elif isinstance(getattr(model, "fc", None), torch.nn.Linear):
+        model.fc = torch.nn.Linear(model.fc.in_features, classes)
+    else:
+        raise TypeError(f"{type(model).__name__}: new_head knows timm models and torchvision ResNets.")
+    return model
+
+
+def reinitialise(model: torch.nn.Module) -> int:
+    """Give every layer a fresh random initialisation (its own ``reset_parameters``: convolutions, linear
+    layers, norms; BatchNorm's running statistics are reset too): the same architecture with none of its
+    pretrained knowledge. A layer holding parameters without ``reset_parameters`` is an error, so nothing
+    pretrained survives silently. Returns the number of layers reset."""
+    reset = 0
+    for name, module in model.named_modules():
+        if not any(True for _ in module.parameters(recurse=False)):
+            continue
+        if not callable(getattr(module, "reset_parameters", None)):
+            raise TypeError(f"layer {name!r} ({type(module).__name__}) holds parameters but has no reset_parameters().")
+        module.reset_parameters()
+        reset += 1
+    return reset
+
+
+class EMA:
+    """A ``Trainer`` callback that keeps an exponential moving average of the model's weights in ``self.model``
+    (a frozen copy made when ``fit()`` starts). After the k-th optimizer step: ema = d·ema + (1 − d)·weights with
+    d = min(decay, (1 + k) / (10 + k)) when ``warmup`` (TensorFlow's ExponentialMovingAverage with num_updates:
+    early on the average forgets the random initialisation quickly), else d = decay. Buffers (BatchNorm
+    statistics) are copied, not averaged. Sample or evaluate with ``ema.model``; the trained model is untouched.
+    Not saved in checkpoints: a resumed run starts a new average."""
+
+    def __init__(self, decay: float = 0.999, warmup: bool = True):
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"decay must be in [0, 1), got {decay}.")
+        self.decay, self.warmup, self.model, self.updates = decay, warmup, None, 0
+
+    def decay_at(self, k) -> float:
+        """The decay used at the k-th update (k = 1, 2, ...)."""
+        return min(self.decay, (1 + float(k)) / (10 + float(k))) if self.warmup else self.decay
+
+    def on_fit_start(self, trainer) -> None:
+        if self.model is None:                  # a second fit() call goes on with the same average
+            self.model = copy.deepcopy(trainer.model).eval().requires_grad_(False)
+
+    def on_step_end(self, trainer) -> None:
+        self.update(trainer.model)
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        if self.model is None:
+            self.model = copy.deepcopy(model).eval().requires_grad_(False)
+            return
+        self.updates += 1
+        d = self.decay_at(self.updates)
+        for average, weight in zip(self.model.parameters(), model.parameters()):
+            average.lerp_(weight.detach(), 1.0 - d)
+        for average, buffer in zip(self.model.buffers(), model.buffers()):
+            average.copy_(buffer)

@@ -115,3 +115,102 @@ def test_load_fashion_mnist_refuses_a_truncated_file(tmp_path):
     _write_idx(tmp_path / "train-images-idx3-ubyte.gz", 2051, (30, 28, 28), bytes(100))
     with pytest.raises(assets.AssetError, match="header says"):
         assets.load_fashion_mnist(val_size=6, folder=tmp_path)
+
+
+def _tiny_data(n=48, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 5, generator=g)
+    return torch.utils.data.TensorDataset(x, (x[:, 0] > 0).long())
+
+
+def _tiny_model(seed=0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.BatchNorm1d(8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+
+
+class _LibraryEMA:
+    """The same average kept by torch.optim.swa_utils.AveragedModel with the same decay rule."""
+
+    def __init__(self, ema):
+        self.ema, self.model = ema, None
+
+    def on_fit_start(self, trainer):
+        from torch.optim.swa_utils import AveragedModel
+        self.model = AveragedModel(trainer.model, avg_fn=lambda a, w, n: torch.lerp(a, w, 1 - self.ema.decay_at(n)))
+        self.model.update_parameters(trainer.model)     # the first call copies the weights
+
+    def on_step_end(self, trainer):
+        self.model.update_parameters(trainer.model)
+
+
+def _fit(callbacks, steps=7):
+    from bigmodel_helpers.train import TrainConfig, Trainer
+    model = _tiny_model()
+    cfg = TrainConfig(max_steps=steps, batch_size=8, lr=5e-2, progress=False, log_every=steps, seed=0)
+    Trainer(model, cfg, _tiny_data(), loss_fn=torch.nn.functional.cross_entropy, callbacks=callbacks).fit()
+    return model
+
+
+def test_ema_callback_matches_torch_averaged_model_and_copies_buffers():
+    ema = images.EMA(decay=0.9)
+    library = _LibraryEMA(ema)
+    model = _fit([ema, library])
+    assert ema.updates == 7
+    for mine, theirs, final in zip(ema.model.parameters(), library.model.module.parameters(), model.parameters()):
+        assert torch.allclose(mine, theirs, atol=1e-6)
+        assert not mine.requires_grad
+    assert any(not torch.allclose(m, f) for m, f in zip(ema.model.parameters(), model.parameters()))  # it averages
+    for mine, final in zip(ema.model.buffers(), model.buffers()):
+        assert torch.equal(mine, final)
+
+
+def test_ema_decay_rule_and_its_limits():
+    ema = images.EMA(decay=0.999)
+    assert ema.decay_at(1) == pytest.approx(2 / 11) and ema.decay_at(10_000) == pytest.approx(0.999)
+    assert images.EMA(decay=0.5, warmup=False).decay_at(1) == 0.5
+    zero = images.EMA(decay=0.0, warmup=False)
+    model = _fit([zero], steps=3)
+    assert all(torch.equal(a, w) for a, w in zip(zero.model.parameters(), model.parameters()))
+    with pytest.raises(ValueError, match="decay"):
+        images.EMA(decay=1.0)
+
+
+def test_ema_update_by_hand():
+    ema = images.EMA(decay=0.5, warmup=False)
+    layer = torch.nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        layer.weight.fill_(1.0)
+        ema.update(layer)                 # the first call copies
+        layer.weight.fill_(3.0)
+        ema.update(layer)
+    assert torch.allclose(ema.model.weight, torch.full((1, 2), 2.0)) and ema.updates == 1
+
+
+def test_new_head_and_reinitialise_keep_the_architecture_and_drop_the_weights():
+    import torchvision
+    model = torchvision.models.resnet18(weights=None)
+    torch.manual_seed(0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    images.new_head(model, 7)
+    assert model.fc.out_features == 7
+    with torch.no_grad():
+        model.bn1.running_mean.fill_(3.0)
+    assert images.reinitialise(model) > 20
+    after = model.state_dict()
+    assert set(after) == set(before)
+    assert torch.equal(after["bn1.running_mean"], torch.zeros(64))
+    assert not torch.equal(after["layer1.0.conv1.weight"], before["layer1.0.conv1.weight"])
+    x = torch.randn(2, 3, 32, 32)
+    assert model.eval()(x).shape == (2, 7)
+
+
+def test_reinitialise_refuses_a_layer_it_cannot_reset():
+    class Scale(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gain = torch.nn.Parameter(torch.ones(3))
+
+    with pytest.raises(TypeError, match="reset_parameters"):
+        images.reinitialise(torch.nn.Sequential(torch.nn.Linear(3, 3), Scale()))
+    with pytest.raises(TypeError, match="new_head"):
+        images.new_head(torch.nn.Linear(3, 3), 2)

@@ -11,21 +11,26 @@ CPU = {
     "n_test": 1000,                     # test images, the same for every method
     "ft_steps": 150,                    # optimizer steps fine-tuning EfficientNet's last stage on cached inputs
     "scratch_steps": 150,               # optimizer steps of the small ResNet trained from scratch
+    "full_steps": 50,                   # steps of the whole-network methods (EfficientNet fine-tuned / from scratch): 0.28 s each here
+    "full_seeds": 1,                    # seeds of the whole-network methods (the expensive ones; the others get `seeds`)
     "timing_batch": 16,                 # images per timed EfficientNet call at each resolution
     # part 2: generation on MNIST
     "clf_steps": 400,                   # steps (batch 128) of the MNIST classifier that is the yardstick
-    "gen_seconds": 80,                  # wall-clock training budget of each generator (VAE, DDPM, DCGAN)
+    "gen_seconds": 75,                  # wall-clock training budget of each generator (VAE, DDPM, DCGAN)
     "n_samples": 500,                   # generated images scored per generator (and real images per reference set)
-    "ddim_steps": 50,                   # DDIM sampling steps
+    "ddim_steps": 30,                   # DDIM sampling steps (every DDPM image set: final weights, EMA, guided)
     "ancestral_images": 16,             # images drawn with the full ancestral sampler (T network calls each)
     "iw_k": 64,                         # importance samples per image for the VAE's importance-weighted bound
     "iw_images": 500,                   # test images the VAE's bounds are computed on
+    "cfg_seconds": 5,                   # training budget of the conditional DDPM (from the unconditional one; a code-path check here)
+    "cfg_images": 20,                   # class-conditioned images drawn per guidance weight (a multiple of 10)
 }
 SMOKE = CPU | {"image_size": 32, "pool_per_class": 20, "labels_per_class": [5, 20], "seeds": 1, "n_val": 100,
-               "n_test": 200, "ft_steps": 20, "scratch_steps": 20, "timing_batch": 4, "clf_steps": 60,
-               "gen_seconds": 4, "n_samples": 100, "ddim_steps": 10, "ancestral_images": 4, "iw_k": 8,
-               "iw_images": 100}
+               "n_test": 200, "ft_steps": 20, "scratch_steps": 20, "full_steps": 4, "timing_batch": 4,
+               "clf_steps": 60, "gen_seconds": 2.5, "n_samples": 100, "ddim_steps": 10, "ancestral_images": 4,
+               "iw_k": 8, "iw_images": 100, "cfg_seconds": 2}
 GPU = CPU | {"image_size": 224, "pool_per_class": 1000, "labels_per_class": [5, 10, 50, 500, 1000],
-             "n_val": 5000, "n_test": 10000, "ft_steps": 1000, "scratch_steps": 3000, "timing_batch": 64,
-             "clf_steps": 2000, "gen_seconds": 1200, "n_samples": 5000, "ddim_steps": 100,
-             "ancestral_images": 64, "iw_k": 1000, "iw_images": 2000}
+             "n_val": 5000, "n_test": 10000, "ft_steps": 1000, "scratch_steps": 3000, "full_steps": 1000,
+             "full_seeds": 3, "timing_batch": 64, "clf_steps": 2000, "gen_seconds": 1200, "n_samples": 5000,
+             "ddim_steps": 100, "ancestral_images": 64, "iw_k": 1000, "iw_images": 2000, "cfg_seconds": 600,
+             "cfg_images": 1000}
