@@ -29,6 +29,10 @@ CPU = {
     # the same GPT on BPE tokens
     "bpe_block": 64,                # context length in BPE tokens
     "bpe_budget_s": 60,             # training seconds
+    # real GPT-2 weights next to ours
+    "gpt2_name": None,              # hub model loaded into our GPT with from_hf (None: no hub, the stand-in runs)
+    "gpt2_segments": 8,             # stretches of the held-out plays every model is scored on
+    "gpt2_segment_chars": 2000,     # characters per stretch
     # BERT masked-language model
     "mlm_seq": 128,                 # tokens per row
     "mlm_val_rows": 256,            # validation rows
@@ -59,6 +63,13 @@ CPU = {
     "ft_batch": 16,                 # reviews per step
     "ft_lr": 1e-3,                  # learning rate of the small BERTs (random init, own pretraining)
     "ft_lr_pretrained": 5e-5,       # learning rate of the pretrained encoder
+    # in-domain pretraining: one MLM run on IMDb training reviews, its weights copied along the way
+    "imdb_mlm_reviews": 4000,       # training reviews read (unlabelled), more than the budget gets through
+    "imdb_mlm_val_reviews": 300,    # validation reviews for the masked-token accuracy
+    "imdb_mlm_budget_s": 130,       # training seconds of the whole run (= mlm_budget_s: equal compute to Shakespeare)
+    "imdb_mlm_max_steps": 5000,     # a cap the budget normally reaches first
+    "imdb_snapshot_fractions": (0, 0.25, 0.5, 1),  # where the weights are copied (0: random init)
+    "imdb_tok_reviews": 4000,       # training reviews an in-domain BPE is trained on (to measure coverage)
 }
 SMOKE = CPU | {"stage_steps": 20, "char_target_loss": None, "matmul_size": 512, "matmul_repeats": 3, "bpe_vocab": 512, "bpe_train_chars": 300_000,
                "bpe_encode_chars": 300_000, "char_layers": 2, "char_embd": 64, "char_budget_s": 6,
@@ -67,7 +78,9 @@ SMOKE = CPU | {"stage_steps": 20, "char_target_loss": None, "matmul_size": 512, 
                "bert_hidden": 64, "bert_layers": 2, "bert_heads": 2, "mlm_max_steps": 30, "mlm_budget_s": 6,
                "t5_seq": 64, "t5_chars_per_play": 8_000, "t5_target_len": 24, "t5_val_examples": 64,
                "t5_d_model": 64, "t5_max_steps": 20, "t5_batch": 16, "t5_budget_s": 5, "ft_seq": 32,
-               "ft_train": 32, "ft_test": 32, "ft_steps": 4, "ft_batch": 8, "ft_lr": 3e-4}
+               "ft_train": 32, "ft_test": 32, "ft_steps": 4, "ft_batch": 8, "ft_lr": 3e-4,
+               "gpt2_segments": 2, "gpt2_segment_chars": 300, "imdb_mlm_reviews": 150, "imdb_mlm_val_reviews": 20,
+               "imdb_mlm_budget_s": 3, "imdb_mlm_max_steps": 30, "imdb_snapshot_fractions": (0, 0.5, 1), "imdb_tok_reviews": 150}
 # nanoGPT's GPU Shakespeare recipe: 6 layers, 6 heads, 384 wide, block 256, batch 64.
 GPU = CPU | {"stage_steps": 2000, "char_dropout": 0.2, "char_target_loss": None, "matmul_size": 8192, "matmul_repeats": 10, "bpe_vocab": 4096, "char_block": 256, "char_layers": 6,
              "char_heads": 6, "char_embd": 384, "char_batch": 64, "char_lr": 1e-3, "char_budget_s": 150,
@@ -76,4 +89,6 @@ GPU = CPU | {"stage_steps": 2000, "char_dropout": 0.2, "char_target_loss": None,
              "mlm_max_steps": 4000, "mlm_batch": 64, "mlm_lr": 5e-4, "mlm_budget_s": 90, "t5_val_examples": 512,
              "t5_d_model": 256, "t5_layers": 4, "t5_max_steps": 3000, "t5_batch": 64, "t5_lr": 5e-4,
              "ft_seq": 256, "ft_train": 8000, "ft_test": 2000, "ft_steps": 500, "ft_lr": 3e-4,
-             "ft_lr_pretrained": 3e-5}
+             "ft_lr_pretrained": 3e-5, "gpt2_name": "gpt2", "gpt2_segments": 16, "gpt2_segment_chars": 4000,
+             "imdb_mlm_reviews": 25_000, "imdb_mlm_val_reviews": 1000, "imdb_mlm_budget_s": 600, "imdb_mlm_max_steps": 20_000,
+             "imdb_snapshot_fractions": (0, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1), "imdb_tok_reviews": 25_000}
