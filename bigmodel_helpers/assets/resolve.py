@@ -64,13 +64,15 @@ def _resolve(asset, profile: str, path: str | os.PathLike | None) -> tuple[str, 
         if not Path(path).exists():
             raise AssetError(f"The path given for {asset.name!r} does not exist: {path}")
         return str(path), "the path you gave"
-    cached = cache_dir() / "models" / asset.name
-    if cached.exists():
-        return str(cached), f"the course cache ({cached})"
+    # The hub comes before the course cache: the cache holds the offline model converted once (SmolLM2 from
+    # its GGUF), so reading it first would hand the gpu profile the small offline model instead of its hub model.
     if profile == "gpu" and asset.hub_name:
         if hub_online():
             return asset.hub_name, "the hub (gpu profile, online)"
         print(f"[assets] {asset.name}: the hub is unreachable, so the offline stack replaces {asset.hub_name!r}")
+    cached = cache_dir() / "models" / asset.name
+    if cached.exists():
+        return str(cached), f"the course cache ({cached})"
     return str(package_dir(asset)), f"the offline stack ({asset.package})"
 
 
