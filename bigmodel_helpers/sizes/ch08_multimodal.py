@@ -1,4 +1,4 @@
-"""Chapter 8 (multimodal): openclipart image–title pairs, fusion of two frozen towers, a CLIP-style model."""
+"""Chapter 8 (multimodal): openclipart image–title pairs (the Font Awesome icons where it is missing), fusion of two frozen towers, a CLIP-style model."""
 
 CPU = {
     "max_per_category": 250,   # clip-art items kept per category after cleaning (None: all); ~2,100 in all
