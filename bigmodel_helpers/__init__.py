@@ -12,7 +12,10 @@ Real data and models:
                       · ``models`` (encoder, causal LM, image classifier) · ``datasets`` · ``cli``
     ``textdata``      IMDb cleaned and split once (cached on disk); the next-token window dataset
     ``clipart``       chapter 8's image–title pairs: openclipart SVGs listed once, titles parsed safely, rendered
-                      (cached .npz), perceptual hash, cleaning, a grouped split
+                      (cached .npz), perceptual hash, cleaning, a grouped split; the Font Awesome icons as the
+                      pair set where openclipart is missing (``load_pairs``)
+    ``multimodal``    chapter 8's towers: unfreezing the last blocks, towers + heads end to end, a real CLIP's
+                      zero-shot scoring
 
 Models, training, measuring:
     ``models/``       model code several chapters, tests or torchrun scripts need: ``gpt`` (GPT-2 from scratch),

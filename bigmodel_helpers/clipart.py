@@ -31,7 +31,8 @@ CACHE_VERSION = 1   # bump when the rendering changes, so old cached arrays are 
 class ClipartItem:
     path: str        # relative to the svg root (the real file, not a symlink)
     category: str    # top-level folder of the real path
-    title: str       # the <dc:title>, whitespace collapsed
+    title: str       # the <dc:title>, whitespace collapsed (an icon's label and search terms)
+    also: tuple[str, ...] = ()   # other categories the item belongs to (icons can sit in several; clip art: none)
 
 
 def list_svgs(root: Path) -> tuple[list[Path], dict]:
@@ -253,3 +254,138 @@ def stratified_split(labels: np.ndarray, shares: tuple[float, float, float], see
         for rank, k in enumerate(order):
             where[members[k]] = 2 if rank < n_test else 1 if rank < n_test + n_val else 0
     return np.array([where[g] for g in groups], int)
+
+
+# ------------------------------------------------------------------------------------------ the pair set
+PAIRS_ENV = "BIGMODEL_CH08_PAIRS"
+
+# openclipart: the category is the top-level folder; a readable name for prompts, and the word stems that the
+# masked titles hide (a stem masks every word starting with it). Two folders are not categories.
+OPENCLIPART_NAMES = {"animals": "animal", "buildings": "building", "computer": "computer", "education": "education",
+                     "food": "food", "geography": "geography", "office": "office", "people": "person",
+                     "plants": "plant", "recreation": "recreation", "shapes": "shape",
+                     "signs_and_symbols": "sign or symbol", "tools": "tool", "transportation": "transportation"}
+OPENCLIPART_STEMS = {c: [w for w in n.split() if w != "or"] for c, n in OPENCLIPART_NAMES.items()} | {
+    "people": ["people", "person"], "transportation": ["transport"], "geography": ["geograph"], "education": ["educat"]}
+OPENCLIPART_HELD_OUT = ("animals", "buildings", "food", "transportation")
+
+# Font Awesome: "Humanitarian" is a theme that spans every kind of picture (a third of all icons), not a kind of
+# picture. The held-out categories were fixed before any model was scored on the icons.
+FONTAWESOME_NOT_CATEGORIES = frozenset({"Humanitarian"})
+FONTAWESOME_HELD_OUT = ("Buildings", "Food + Beverage", "Medical + Health", "Weather")
+
+
+@dataclass(frozen=True)
+class PairSource:
+    """The chapter's image–text pairs and what the chapter needs to know about their categories."""
+    name: str                          # "openclipart" or "fontawesome"
+    root: Path                         # the SVG folder that item paths are relative to
+    catalog: list[ClipartItem]
+    dropped: dict                      # files left out while listing, and why
+    category_name: dict[str, str]      # category -> readable name for prompts ("food and beverage")
+    category_stems: dict[str, list[str]]   # category -> word stems that masked titles hide
+    not_categories: frozenset          # categories that are not kinds of picture
+    held_out: tuple[str, ...]          # categories kept out of contrastive training (zero-shot test)
+    cache_name: str                    # sub-folder of the course cache for the rendered pixels
+    note: str                          # what is used, and how to get the other source
+
+
+def icon_caption(label: str, terms: tuple[str, ...], max_terms: int = 3) -> str:
+    """An icon's caption: its label and up to ``max_terms`` of its search terms: 'Cat (feline, pet, kitten)'."""
+    extra = [t for t in terms if t.lower() != label.lower()][:max_terms]
+    return f"{label} ({', '.join(extra)})" if extra else label
+
+
+def category_words(label: str) -> list[str]:
+    """'Food + Beverage' -> ['food', 'beverage']; plural s dropped so a stem masks both ('Maps' -> 'map')."""
+    words = [w for w in re.findall(r"[a-z]+", label.lower()) if w != "and"]
+    return [w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words]
+
+
+def openclipart_root() -> Path:
+    """The openclipart SVG folder; raises the assets' AssetError (with the apt command) where it is missing."""
+    from bigmodel_helpers import assets
+    return assets.package_dir(assets.get_asset("openclipart")) / "svg"
+
+
+def openclipart_pairs(root: Path, note: str) -> PairSource:
+    catalog, dropped = load_catalog(root)
+    return PairSource("openclipart", Path(root), catalog, dropped, dict(OPENCLIPART_NAMES),
+                      {c: list(v) for c, v in OPENCLIPART_STEMS.items()}, frozenset({"special", "unsorted"}),
+                      OPENCLIPART_HELD_OUT, "clipart", note)
+
+
+def fontawesome_pairs(note: str) -> PairSource:
+    """The Font Awesome icons as a pair set: caption = label and search terms; category = the largest of the
+    icon's curated categories (themes left out), the others kept in ``also``."""
+    from bigmodel_helpers import assets
+    root, icons = assets.load_fontawesome()
+    size = Counter(c for i in icons for c in i.categories if c not in FONTAWESOME_NOT_CATEGORIES)
+    catalog, dropped = [], Counter()
+    for icon in icons:
+        kinds = [c for c in icon.categories if c not in FONTAWESOME_NOT_CATEGORIES]
+        if not kinds:
+            dropped["only in a theme category"] += 1
+            continue
+        main = max(kinds, key=lambda c: (size[c], c))
+        catalog.append(ClipartItem(icon.path, main, icon_caption(icon.label, icon.terms),
+                                   tuple(c for c in icon.categories if c != main)))
+    labels = sorted({c for i in icons for c in i.categories})
+    return PairSource("fontawesome", Path(root), catalog, dict(dropped),
+                      {c: c.lower().replace(" + ", " and ") for c in labels},
+                      {c: category_words(c) for c in labels}, FONTAWESOME_NOT_CATEGORIES,
+                      FONTAWESOME_HELD_OUT, "fontawesome-pairs", note)
+
+
+def load_pairs(choice: str | None = None) -> PairSource:
+    """The chapter's pair set, from what is installed: openclipart where it is, else the Font Awesome icons.
+
+    ``choice`` (default: ``$BIGMODEL_CH08_PAIRS``, else "auto"): "auto", "openclipart" (raise where it is
+    missing) or "fontawesome"."""
+    from bigmodel_helpers import assets
+    choice = (choice or os.environ.get(PAIRS_ENV) or "auto").strip().lower()
+    if choice not in ("auto", "openclipart", "fontawesome"):
+        raise ValueError(f"{PAIRS_ENV}={choice!r}: use auto, openclipart or fontawesome")
+    if choice == "fontawesome":
+        why = f"{PAIRS_ENV}=fontawesome asks for the icons"
+    else:
+        try:
+            root = openclipart_root()
+        except assets.AssetError as err:
+            if choice == "openclipart":
+                raise
+            why = f"openclipart is not installed ({err})"
+        else:
+            return openclipart_pairs(root, "pairs: the openclipart drawings (Debian openclipart-svg) and their titles")
+    return fontawesome_pairs(
+        f"pairs: the Font Awesome icons (PyPI fontawesomefree), captions = label and search terms, categories = "
+        f"their curated categories, because {why}. The figures and bands of this chapter were set on openclipart "
+        f"(Debian/Ubuntu: `sudo apt-get install openclipart-svg`; elsewhere a Linux machine, WSL or Colab), so "
+        f"expect different numbers, and section 8 tests on the icons not used as pairs (in domain).")
+
+
+def pool_categories(source: PairSource, max_title_repeats: int, min_per_category: int
+                    ) -> tuple[list[ClipartItem], list[str], dict]:
+    """Items without a collection title and outside the non-categories -> ``(pool, categories, counts)``:
+    the categories (sorted) with at least ``min_per_category`` pooled items, and the pooled count per category."""
+    frequency = Counter(normalise_title(i.title) for i in source.catalog)
+    pool = [i for i in source.catalog if frequency[normalise_title(i.title)] <= max_title_repeats
+            and i.category not in source.not_categories]
+    per_category = Counter(i.category for i in pool)
+    categories = sorted(c for c, n in per_category.items() if n >= min_per_category)
+    missing = set(categories) - set(source.category_name)
+    if missing:
+        raise ValueError(f"categories without a readable name: {sorted(missing)}")
+    return pool, categories, dict(per_category)
+
+
+def draw_per_category(pool: list[ClipartItem], categories: list[str], max_per_category: int | None,
+                      seed: int) -> list[ClipartItem]:
+    """Up to ``max_per_category`` items of each category (None: all), drawn with a fixed seed, in catalog order."""
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for c in categories:
+        members = [i for i in pool if i.category == c]
+        order = rng.permutation(len(members))[: max_per_category or len(members)]
+        chosen += [members[k] for k in sorted(order)]
+    return chosen

@@ -1,5 +1,7 @@
 """Chapter 8's clip-art helpers: listing, safe titles, rendering with a cache, perceptual hash, cleaning, split."""
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -100,3 +102,68 @@ def test_split_is_seeded_stratified_and_keeps_groups_together():
     for label in (0, 1):
         assert set(a[labels == label]) == {0, 1, 2}
     assert abs((a == 2).mean() - 0.2) < 0.05
+
+
+def test_icon_captions_and_category_words():
+    assert clipart.icon_caption("Cat", ("cat", "feline", "pet", "kitten", "meow")) == "Cat (feline, pet, kitten)"
+    assert clipart.icon_caption("Zero", ()) == "Zero"
+    assert clipart.category_words("Food + Beverage") == ["food", "beverage"]
+    assert clipart.category_words("Maps") == ["map"] and clipart.category_words("Business") == ["business"]
+
+
+def test_without_openclipart_the_data_step_yields_icon_pairs_with_a_valid_split(monkeypatch):
+    """openclipart made unavailable (its asset lookup raises, as on macOS): the pairs are the Font Awesome icons,
+    and the chapter's data step (pool, categories, draw, clean, grouped split, held-out categories) works on them."""
+    from bigmodel_helpers import assets
+    try:
+        assets.load_fontawesome()
+    except assets.AssetError:
+        pytest.skip("fontawesomefree is not installed")
+    real = assets.package_dir
+
+    def lookup(asset):
+        if asset.name == "openclipart":
+            raise assets.AssetError("Asset 'openclipart' is not installed (test): sudo apt-get install openclipart-svg")
+        return real(asset)
+
+    monkeypatch.setattr(assets, "package_dir", lookup)
+    monkeypatch.delenv(clipart.PAIRS_ENV, raising=False)
+    with pytest.raises(assets.AssetError):
+        clipart.load_pairs("openclipart")
+    source = clipart.load_pairs()
+    assert source.name == "fontawesome" and "apt-get install openclipart-svg" in source.note
+    assert "not installed" in source.note
+    pool, categories, _ = clipart.pool_categories(source, max_title_repeats=3, min_per_category=30)
+    assert len(categories) >= 8 and set(source.held_out) <= set(categories)
+    assert not set(categories) & source.not_categories
+    chosen = clipart.draw_per_category(pool, categories, 16, seed=0)
+    assert chosen == clipart.draw_per_category(pool, categories, 16, seed=0)
+    assert all(n == 16 for n in Counter(i.category for i in chosen).values())
+    assert all((source.root / i.path).is_file() for i in chosen)
+    titles = [clipart.normalise_title(i.title) for i in chosen]
+    hashes = np.random.default_rng(0).random((len(chosen), 64)) < 0.5      # distinct: no image is dropped here
+    keep, _ = clipart.clean(chosen, hashes, np.ones(len(chosen), bool), 3, 4)
+    kept = [i for i, k in zip(chosen, keep) if k]
+    labels = np.array([categories.index(i.category) for i in kept])
+    groups = [clipart.normalise_title(i.title) for i, k in zip(chosen, keep) if k]
+    split = clipart.stratified_split(labels, (0.6, 0.2, 0.2), seed=0, groups=groups)
+    assert not {g for g, s in zip(groups, split) if s == 0} & {g for g, s in zip(groups, split) if s == 2}
+    for k, c in enumerate(categories):
+        assert set(split[labels == k]) == {0, 1, 2}, c
+    # held-out categories: their items, and items listed in them as another category, stay out of training
+    held = set(source.held_out)
+    unseen = np.array([i.category in held or bool(held & set(i.also)) for i in kept])
+    assert 0 < unseen.sum() < len(kept) and len(titles) == len(chosen)
+
+
+def test_the_environment_variable_chooses_the_pair_set(monkeypatch):
+    monkeypatch.setenv(clipart.PAIRS_ENV, "nonsense")
+    with pytest.raises(ValueError):
+        clipart.load_pairs()
+    monkeypatch.setenv(clipart.PAIRS_ENV, "fontawesome")
+    from bigmodel_helpers import assets
+    try:
+        source = clipart.load_pairs()
+    except assets.AssetError:
+        pytest.skip("fontawesomefree is not installed")
+    assert source.name == "fontawesome" and clipart.PAIRS_ENV in source.note
