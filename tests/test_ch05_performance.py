@@ -34,3 +34,25 @@ def test_a_different_global_batch_gives_different_weights(tmp_path):
     a, b = ddp_demo.make_trainer(data, 6, 8), ddp_demo.make_trainer(data, 6, 4)
     a.fit(), b.fit()
     assert not torch.allclose(a.model[0].weight, b.model[0].weight, atol=1e-5)
+
+
+def test_fsdp_shards_hold_half_the_bytes_and_train_like_one_process(tmp_path):
+    """The same launch runs FSDP2 (fully_shard) after DDP: each of 2 ranks holds half of the parameters,
+    gradients and Adam moments, and the gathered weights equal one unsharded process on the same batches."""
+    import json
+
+    import pytest
+    data = tmp_path / "data.safetensors"
+    fake_mnist(data)
+    report_path = tmp_path / "fsdp.json"
+    launch_torchrun(ddp_demo.__file__, nproc=2, env={"OMP_NUM_THREADS": "1"},
+                    args=["--data", data, "--out", tmp_path / "w", "--max-steps", 2, "--batch-size", 4,
+                          "--fsdp-json", report_path, "--fsdp-steps", 3])
+    report = json.loads(report_path.read_text())
+    if report["status"].startswith("torch.distributed.fsdp.fully_shard is not available"):
+        pytest.skip(report["status"])
+    assert report["status"] == "ok", report["status"]
+    for kind in ("param", "grad", "adam"):
+        assert report[f"fsdp_{kind}_bytes"] * 2 == report[f"replica_{kind}_bytes"], kind
+    assert report["replica_param_bytes"] == 4 * report["parameters"]
+    assert report["max_abs_diff"] < 1e-5

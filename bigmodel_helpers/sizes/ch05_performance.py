@@ -16,6 +16,7 @@ CPU = {
     # Part 2: the IMDb classifier
     "n_train": 1000,           # training reviews for fine-tuning (the course's shared split, first n)
     "n_test": 500,             # test reviews every row of the compression table is scored on
+    "n_val": 200,              # validation reviews that score the attention heads before pruning
     "max_len": 128,            # tokens per review (longer reviews are cut)
     "ft_lr": 1e-4,             # fine-tuning learning rate (ch06 chose it on validation)
     "ft_epochs": 1,            # passes over the training reviews for the fp32 teacher
@@ -27,9 +28,10 @@ CPU = {
 }
 SMOKE = CPU | {"mnist_train": 2000, "mnist_test": 1000, "reg_train": 500, "reg_steps": 150, "init_steps": 30,
                "sched_steps": 60, "sched_seeds": [0, 1], "ckpt_depth": 8, "ckpt_batch": 128, "compile_steps": [],
-               "ddp_steps": 10, "n_train": 96, "n_test": 64, "max_len": 32, "recovery_steps": 4, "student_epochs": 1,
+               "ddp_steps": 10, "n_train": 96, "n_test": 64, "n_val": 32, "max_len": 32, "recovery_steps": 4,
+               "student_epochs": 1,
                "student_seeds": [0], "lat_repeats_b1": 5, "lat_repeats_b32": 2}
 GPU = CPU | {"mnist_train": 50000, "mnist_test": 10000, "reg_steps": 1500, "init_steps": 300, "sched_steps": 1500,
              "sched_seeds": [0, 1, 2, 3, 4], "ckpt_depth": 32, "ckpt_batch": 4096, "compile_steps": [1000],
-             "ddp_steps": 200, "n_train": None, "n_test": None, "max_len": 256, "ft_lr": 3e-5, "ft_epochs": 2,
+             "ddp_steps": 200, "n_train": None, "n_test": None, "n_val": 2000, "max_len": 256, "ft_lr": 3e-5, "ft_epochs": 2,
              "recovery_steps": 300, "student_epochs": 3, "lat_repeats_b1": 100, "lat_repeats_b32": 20}
